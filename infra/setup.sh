@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs everything the demo, the tests and the template checks need, pinned, into the project:
+# a Python virtualenv at .venv with moto server, cfn-lint, SAM CLI, cargo-lambda and zig.
+# Idempotent: does nothing when .venv already matches infra/requirements.txt.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+venv="$root/.venv"
+req="$root/infra/requirements.txt"
+stamp="$venv/.requirements.sha256"
+want=$(sha256sum "$req" | cut -d' ' -f1)
+
+if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+  exit 0
+fi
+command -v python3 >/dev/null || { echo "setup: python3 is required" >&2; exit 1; }
+echo "setup: installing pinned tools into $venv (one-time, a few minutes)" >&2
+python3 -m venv "$venv"
+"$venv/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip==25.3
+"$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$req"
+echo "$want" > "$stamp"
+echo "setup: done" >&2

@@ -1,0 +1,16 @@
+//! What every function shares: configuration from the environment, the AWS clients' configuration,
+//! structured logging, secret handling and password generation, alerts to SNS, and the Secrets
+//! Manager rotation protocol that every rotation function runs.
+//!
+//! Decisions are pure functions over plain data (see [`rotation::guard`], [`password`], [`alert`]
+//! rendering); AWS calls live in thin adapters behind small traits ([`rotation::SecretStore`],
+//! [`alert::AlertSink`]).
+
+pub mod alert;
+pub mod aws;
+pub mod config;
+pub mod logging;
+pub mod password;
+pub mod rotation;
+pub mod secret;
+pub mod time;

@@ -1,0 +1,466 @@
+//! The Secrets Manager rotation protocol, implemented once for every rotation function.
+//!
+//! [`Rotator`] runs the guards and the four steps against a [`SecretStore`]; what is specific to
+//! a kind of secret (how to build a new value, how to make the target system accept it, how to
+//! test it) is a [`RotationTarget`]. [`RotationFunction`] is the Lambda handler around both: it
+//! parses the event, runs the step, logs, and publishes one failure alert when a step fails.
+
+pub mod event;
+pub mod guard;
+pub mod store;
+
+pub use event::{EventError, RotationEvent, Step};
+pub use guard::{GuardError, SecretState, AWSCURRENT, AWSPENDING, AWSPREVIOUS};
+pub use store::{SecretStore, SecretsManagerStore, StoreError, VersionSelector};
+
+use crate::alert::{Alert, AlertSink, Fact, Severity};
+use crate::secret::SecretText;
+use guard::GuardOutcome;
+use lambda_runtime::{Diagnostic, LambdaEvent};
+use serde::Serialize;
+use std::error::Error as StdError;
+use std::future::Future;
+use std::time::SystemTime;
+use tracing::Instrument;
+
+/// What is specific to one kind of secret. Every method must be safe to call again after a crash
+/// or a retry: the protocol calls `new_pending_value` only while no pending value is stored, and
+/// `set_pending`/`test_pending` as often as Secrets Manager retries.
+pub trait RotationTarget: Send + Sync {
+    type Error: StdError + Send + Sync + 'static;
+
+    /// The new secret value, built from the current one.
+    fn new_pending_value(
+        &self,
+        current: &SecretText,
+    ) -> impl Future<Output = Result<SecretText, Self::Error>> + Send;
+
+    /// Makes the target system accept the pending value (returns at once if it already does).
+    fn set_pending(
+        &self,
+        current: &SecretText,
+        pending: &SecretText,
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send;
+
+    /// Proves the pending value works.
+    fn test_pending(
+        &self,
+        current: &SecretText,
+        pending: &SecretText,
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RotationError {
+    #[error(transparent)]
+    Event(#[from] EventError),
+    #[error(transparent)]
+    Guard(#[from] GuardError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("secret {secret} has no value staged AWSCURRENT to rotate from")]
+    NoCurrentValue { secret: String },
+    #[error(
+        "version {token} of secret {secret} has no value: createSecret has not stored one yet"
+    )]
+    NoPendingValue { secret: String, token: String },
+    #[error("{step} failed for secret {secret}: {source}")]
+    Target {
+        step: Step,
+        secret: String,
+        source: Box<dyn StdError + Send + Sync>,
+    },
+}
+
+impl RotationError {
+    /// The `errorType` Lambda and Secrets Manager record for the failed invocation.
+    pub fn error_type(&self) -> &'static str {
+        match self {
+            Self::Event(EventError::UnknownStep(_)) => "UnknownStep",
+            Self::Event(_) => "InvalidEvent",
+            Self::Guard(GuardError::RotationNotEnabled { .. }) => "RotationNotEnabled",
+            Self::Guard(GuardError::TokenNotInSecret { .. }) => "TokenNotInSecret",
+            Self::Guard(GuardError::TokenNotPending { .. }) => "TokenNotPending",
+            Self::Guard(GuardError::NoCurrentVersion { .. }) | Self::NoCurrentValue { .. } => {
+                "NoCurrentValue"
+            }
+            Self::Store(StoreError::SecretNotFound { .. }) => "SecretNotFound",
+            Self::Store(StoreError::BinaryValue { .. }) => "BinarySecret",
+            Self::Store(StoreError::Api { .. }) => "SecretsManagerError",
+            Self::NoPendingValue { .. } => "NoPendingValue",
+            Self::Target { .. } => "RotationTargetError",
+        }
+    }
+
+    /// The one line a person must act on.
+    fn remedy(&self, secret_id: &str, token: &str) -> String {
+        match self {
+            Self::Guard(GuardError::RotationNotEnabled { .. }) => format!(
+                "Turn rotation on for the secret with `aws secretsmanager rotate-secret --secret-id {secret_id} --rotation-lambda-arn <this function's ARN>`, or stop invoking this function for it."
+            ),
+            Self::Guard(GuardError::TokenNotInSecret { .. } | GuardError::TokenNotPending { .. }) => format!(
+                "This invocation is not part of a rotation in progress. Start rotations with `aws secretsmanager rotate-secret --secret-id {secret_id}` rather than invoking the function by hand."
+            ),
+            Self::Store(StoreError::SecretNotFound { .. }) => {
+                "Check that the secret exists in this account and region and that the function's role may describe it.".to_owned()
+            }
+            _ => format!(
+                "Fix the cause above, then retry with `aws secretsmanager rotate-secret --secret-id {secret_id}`. If Secrets Manager answers that a previous rotation isn't complete, first run `aws secretsmanager update-secret-version-stage --secret-id {secret_id} --version-stage AWSPENDING --remove-from-version-id {token}`."
+            ),
+        }
+    }
+}
+
+impl From<RotationError> for Diagnostic {
+    fn from(error: RotationError) -> Self {
+        Diagnostic {
+            error_type: error.error_type().to_owned(),
+            error_message: error.to_string(),
+        }
+    }
+}
+
+/// What a step did, returned to the caller and logged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    /// The token's version was already `AWSCURRENT`: nothing to do.
+    AlreadyFinished,
+    PendingCreated,
+    /// A retried createSecret: the pending value was stored by an earlier attempt.
+    PendingAlreadyStored,
+    PendingSet,
+    PendingTested,
+    /// `AWSCURRENT` moved to the new version.
+    Finished,
+    /// A retried finishSecret whose move had been done: only `AWSPENDING` was cleared.
+    PendingLabelCleared,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StepReport {
+    pub step: &'static str,
+    pub secret: String,
+    pub version: String,
+    pub outcome: Outcome,
+}
+
+pub struct Rotator<S, T> {
+    store: S,
+    target: T,
+}
+
+impl<S: SecretStore, T: RotationTarget> Rotator<S, T> {
+    pub fn new(store: S, target: T) -> Self {
+        Self { store, target }
+    }
+
+    pub async fn run(&self, event: &RotationEvent) -> Result<StepReport, RotationError> {
+        let state = self.store.describe(&event.secret_id).await?;
+        let guard = guard::check(&state, &event.token)?;
+        let outcome = match (event.step, guard) {
+            (Step::Finish, _) => self.finish(&state, &event.token).await?,
+            (_, GuardOutcome::AlreadyCurrent) => Outcome::AlreadyFinished,
+            (Step::Create, GuardOutcome::Proceed) => self.create(&state, &event.token).await?,
+            (Step::Set, GuardOutcome::Proceed) => {
+                let (current, pending) = self.current_and_pending(&state, &event.token).await?;
+                self.target
+                    .set_pending(&current, &pending)
+                    .await
+                    .map_err(target_error(Step::Set, &state))?;
+                Outcome::PendingSet
+            }
+            (Step::Test, GuardOutcome::Proceed) => {
+                let (current, pending) = self.current_and_pending(&state, &event.token).await?;
+                self.target
+                    .test_pending(&current, &pending)
+                    .await
+                    .map_err(target_error(Step::Test, &state))?;
+                Outcome::PendingTested
+            }
+        };
+        Ok(StepReport {
+            step: event.step.as_str(),
+            secret: state.name,
+            version: event.token.clone(),
+            outcome,
+        })
+    }
+
+    async fn current(&self, state: &SecretState) -> Result<SecretText, RotationError> {
+        self.store
+            .value(
+                &state.arn,
+                VersionSelector {
+                    stage: AWSCURRENT,
+                    version_id: None,
+                },
+            )
+            .await?
+            .ok_or_else(|| RotationError::NoCurrentValue {
+                secret: state.name.clone(),
+            })
+    }
+
+    async fn pending(
+        &self,
+        state: &SecretState,
+        token: &str,
+    ) -> Result<Option<SecretText>, RotationError> {
+        Ok(self
+            .store
+            .value(
+                &state.arn,
+                VersionSelector {
+                    stage: AWSPENDING,
+                    version_id: Some(token),
+                },
+            )
+            .await?)
+    }
+
+    async fn current_and_pending(
+        &self,
+        state: &SecretState,
+        token: &str,
+    ) -> Result<(SecretText, SecretText), RotationError> {
+        let current = self.current(state).await?;
+        let pending =
+            self.pending(state, token)
+                .await?
+                .ok_or_else(|| RotationError::NoPendingValue {
+                    secret: state.name.clone(),
+                    token: token.to_owned(),
+                })?;
+        Ok((current, pending))
+    }
+
+    async fn create(&self, state: &SecretState, token: &str) -> Result<Outcome, RotationError> {
+        let current = self.current(state).await?;
+        if self.pending(state, token).await?.is_some() {
+            return Ok(Outcome::PendingAlreadyStored);
+        }
+        let value = self
+            .target
+            .new_pending_value(&current)
+            .await
+            .map_err(target_error(Step::Create, state))?;
+        self.store.put_pending(&state.arn, token, &value).await?;
+        Ok(Outcome::PendingCreated)
+    }
+
+    async fn finish(&self, state: &SecretState, token: &str) -> Result<Outcome, RotationError> {
+        let plan = guard::plan_finish(state, token)?;
+        if let Some(previous) = &plan.move_current_from {
+            self.store
+                .update_stage(&state.arn, AWSCURRENT, Some(token), Some(previous))
+                .await?;
+            tracing::info!(previous_version = %previous, "AWSCURRENT moved to the new version");
+        }
+        if plan.remove_pending {
+            self.store
+                .update_stage(&state.arn, AWSPENDING, None, Some(token))
+                .await?;
+        }
+        Ok(if plan.move_current_from.is_some() {
+            Outcome::Finished
+        } else if plan.remove_pending {
+            Outcome::PendingLabelCleared
+        } else {
+            Outcome::AlreadyFinished
+        })
+    }
+}
+
+fn target_error<E: StdError + Send + Sync + 'static>(
+    step: Step,
+    state: &SecretState,
+) -> impl FnOnce(E) -> RotationError + '_ {
+    move |source| RotationError::Target {
+        step,
+        secret: state.name.clone(),
+        source: Box::new(source),
+    }
+}
+
+/// The Lambda handler of a rotation function.
+pub struct RotationFunction<S, T, A> {
+    rotator: Rotator<S, T>,
+    alerts: A,
+}
+
+impl<S: SecretStore, T: RotationTarget, A: AlertSink> RotationFunction<S, T, A> {
+    pub fn new(rotator: Rotator<S, T>, alerts: A) -> Self {
+        Self { rotator, alerts }
+    }
+
+    /// Runs one step. An event that cannot be parsed is rejected before any call (there is no
+    /// secret to name in an alert); a step that fails publishes one failure alert and still
+    /// returns the error, so Secrets Manager records the rotation as failed.
+    pub async fn handle(
+        &self,
+        event: LambdaEvent<serde_json::Value>,
+    ) -> Result<StepReport, RotationError> {
+        let now = SystemTime::now();
+        let rotation = RotationEvent::parse(&event.payload).map_err(|error| {
+            tracing::error!(%error, "rejected a malformed rotation event");
+            RotationError::from(error)
+        })?;
+        let span = tracing::info_span!(
+            "rotation",
+            secret = %rotation.secret_id,
+            step = rotation.step.as_str(),
+            version = %rotation.token
+        );
+        async {
+            match self.rotator.run(&rotation).await {
+                Ok(report) => {
+                    tracing::info!(outcome = ?report.outcome, "rotation step succeeded");
+                    Ok(report)
+                }
+                Err(error) => {
+                    tracing::error!(%error, error_type = error.error_type(), "rotation step failed");
+                    let alert = failure_alert(&rotation, &error, &event.context.env_config.function_name, now);
+                    if let Err(publish_error) = self.alerts.publish(&alert).await {
+                        tracing::error!(error = %publish_error, "the failure alert could not be published");
+                    }
+                    Err(error)
+                }
+            }
+        }
+        .instrument(span)
+        .await
+    }
+}
+
+/// The secret's name from its ARN (`arn:...:secret:NAME-AbCdEf`, the suffix being six random
+/// characters Secrets Manager appends), or the id itself when it is already a name.
+pub fn secret_display_name(secret_id: &str) -> &str {
+    let Some((_, name_and_suffix)) = secret_id.split_once(":secret:") else {
+        return secret_id;
+    };
+    match name_and_suffix.rsplit_once('-') {
+        Some((name, suffix))
+            if suffix.len() == 6 && suffix.chars().all(|c| c.is_ascii_alphanumeric()) =>
+        {
+            name
+        }
+        _ => name_and_suffix,
+    }
+}
+
+pub fn failure_alert(
+    event: &RotationEvent,
+    error: &RotationError,
+    source: &str,
+    now: SystemTime,
+) -> Alert {
+    let name = secret_display_name(&event.secret_id);
+    Alert {
+        severity: Severity::Error,
+        kind: "rotation-failed",
+        resource: event.secret_id.clone(),
+        title: format!("Rotation of secret {name} failed at {}", event.step),
+        summary: format!(
+            "The {} step of the rotation to version {} failed. Until a rotation finishes, Secrets Manager keeps serving AWSCURRENT, which still works.",
+            event.step, event.token
+        ),
+        action: Some(error.remedy(&event.secret_id, &event.token)),
+        facts: vec![
+            Fact::new("secret", "Secret", name),
+            Fact::new("step", "Step", event.step.as_str()),
+            Fact::new("version", "Version", event.token.clone()),
+            Fact::new("error_type", "Error type", error.error_type()),
+            Fact::new("error", "Error", error.to_string()),
+        ],
+        attributes: Default::default(),
+        source: source.to_owned(),
+        time: crate::time::rfc3339(now),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, UNIX_EPOCH};
+
+    #[test]
+    fn display_names_come_from_arns() {
+        assert_eq!(
+            secret_display_name(
+                "arn:aws:secretsmanager:eu-west-1:123456789012:secret:prod/api-AbC12x"
+            ),
+            "prod/api"
+        );
+        assert_eq!(
+            secret_display_name(
+                "arn:aws:secretsmanager:eu-west-1:123456789012:secret:my-db-creds-AbC12x"
+            ),
+            "my-db-creds"
+        );
+        assert_eq!(
+            secret_display_name(
+                "arn:aws:secretsmanager:eu-west-1:123456789012:secret:name-with-tail"
+            ),
+            "name-with-tail"
+        );
+        assert_eq!(secret_display_name("plain-name"), "plain-name");
+    }
+
+    #[test]
+    fn a_failure_alert_names_the_secret_step_error_and_remedy() {
+        let event = RotationEvent {
+            step: Step::Set,
+            secret_id: "arn:aws:secretsmanager:eu-west-1:123456789012:secret:prod/api-AbC12x"
+                .into(),
+            token: "tok-1".into(),
+        };
+        let error = RotationError::Guard(GuardError::RotationNotEnabled {
+            secret: "prod/api".into(),
+        });
+        let alert = failure_alert(&event, &error, "fn", UNIX_EPOCH + Duration::from_secs(0));
+        assert_eq!(alert.severity, Severity::Error);
+        assert_eq!(alert.kind, "rotation-failed");
+        assert_eq!(alert.resource, event.secret_id);
+        assert_eq!(
+            alert.title,
+            "Rotation of secret prod/api failed at setSecret"
+        );
+        assert_eq!(alert.time, "1970-01-01T00:00:00Z");
+        assert!(alert
+            .action
+            .as_deref()
+            .unwrap()
+            .contains("rotate-secret --secret-id arn:aws:secretsmanager"));
+        let facts: Vec<_> = alert
+            .facts
+            .iter()
+            .map(|f| (f.key, f.value.as_str()))
+            .collect();
+        assert_eq!(facts[0], ("secret", "prod/api"));
+        assert_eq!(facts[3], ("error_type", "RotationNotEnabled"));
+        assert_eq!(
+            facts[4],
+            ("error", "rotation is not enabled for secret prod/api")
+        );
+    }
+
+    #[test]
+    fn a_generic_failure_tells_how_to_clear_a_stale_pending_label() {
+        let event = RotationEvent {
+            step: Step::Test,
+            secret_id: "s".into(),
+            token: "tok-9".into(),
+        };
+        let error = RotationError::NoPendingValue {
+            secret: "s".into(),
+            token: "tok-9".into(),
+        };
+        let remedy = error.remedy(&event.secret_id, &event.token);
+        assert!(
+            remedy.contains("--remove-from-version-id tok-9"),
+            "{remedy}"
+        );
+        assert_eq!(Diagnostic::from(error).error_type, "NoPendingValue");
+    }
+}
