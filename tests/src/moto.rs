@@ -1,0 +1,95 @@
+//! moto server, the local AWS: started on a free port, stopped when this process exits.
+
+use crate::{workspace_root, Result};
+use aws_sdk_secretsmanager::config::Credentials;
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+pub const REGION: &str = "us-east-1";
+/// moto's default account.
+pub const ACCOUNT: &str = "123456789012";
+
+pub struct Moto {
+    port: u16,
+    // Held for its stdin pipe: moto exits when this process does (see infra/moto_server.py).
+    _process: Child,
+}
+
+impl Moto {
+    /// One moto server per test process, shared by its tests (each test uses its own names).
+    pub fn shared() -> Result<&'static Moto> {
+        static MOTO: OnceLock<Result<Moto, String>> = OnceLock::new();
+        MOTO.get_or_init(|| Moto::start().map_err(|e| e.to_string())).as_ref().map_err(|e| e.clone().into())
+    }
+
+    pub fn start() -> Result<Moto> {
+        let root = workspace_root();
+        let python = root.join(".venv/bin/python");
+        if !python.is_file() {
+            return Err("moto is not installed: run infra/setup.sh (the test and demo scripts do)".into());
+        }
+        let mut last_error = String::new();
+        for _ in 0..5 {
+            let port = free_port()?;
+            let mut process = Command::new(&python)
+                .arg(root.join("infra/moto_server.py"))
+                .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()?;
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while Instant::now() < deadline {
+                if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                    return Ok(Moto { port, _process: process });
+                }
+                if let Some(status) = process.try_wait()? {
+                    last_error = format!("moto exited at start: {status}");
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = process.kill();
+        }
+        Err(format!("moto server did not start: {last_error}").into())
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// The environment a function needs to talk to this moto: dummy credentials, never real ones.
+    pub fn function_env(&self) -> Vec<(String, String)> {
+        [
+            ("AWS_ENDPOINT_URL", self.endpoint()),
+            ("AWS_REGION", REGION.to_owned()),
+            ("AWS_ACCESS_KEY_ID", "testing".to_owned()),
+            ("AWS_SECRET_ACCESS_KEY", "testing".to_owned()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect()
+    }
+
+    pub async fn sdk_config(&self) -> aws_config::SdkConfig {
+        aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .endpoint_url(self.endpoint())
+            .region(aws_config::Region::new(REGION))
+            .credentials_provider(Credentials::new("testing", "testing", None, None, "e2e"))
+            .load()
+            .await
+    }
+}
+
+fn free_port() -> Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// A name no other test in this run uses.
+pub fn unique_name(prefix: &str) -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    format!("{prefix}-{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed))
+}
