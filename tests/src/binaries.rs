@@ -26,7 +26,9 @@ pub fn functions_dir() -> Result<PathBuf> {
             if !status.success() {
                 return Err(format!("cargo build --workspace --bins failed: {status}"));
             }
-            let target = std::env::var("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|_| root.join("target"));
+            let target = std::env::var("CARGO_TARGET_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(|_| root.join("target"));
             Ok(target.join("debug"))
         })
         .clone()

@@ -30,8 +30,20 @@ impl AlertInbox {
     pub async fn create(sdk: &aws_config::SdkConfig, name: &str) -> Result<(String, AlertInbox)> {
         let sns = aws_sdk_sns::Client::new(sdk);
         let sqs = aws_sdk_sqs::Client::new(sdk);
-        let topic_arn = sns.create_topic().name(name).send().await?.topic_arn.ok_or("topic without ARN")?;
-        let queue_url = sqs.create_queue().queue_name(name).send().await?.queue_url.ok_or("queue without URL")?;
+        let topic_arn = sns
+            .create_topic()
+            .name(name)
+            .send()
+            .await?
+            .topic_arn
+            .ok_or("topic without ARN")?;
+        let queue_url = sqs
+            .create_queue()
+            .queue_name(name)
+            .send()
+            .await?
+            .queue_url
+            .ok_or("queue without URL")?;
         let attributes = sqs
             .get_queue_attributes()
             .queue_url(&queue_url)
@@ -40,9 +52,17 @@ impl AlertInbox {
             .await?;
         let queue_arn = attributes
             .attributes
-            .and_then(|a| a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn).cloned())
+            .and_then(|a| {
+                a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+                    .cloned()
+            })
             .ok_or("queue without ARN")?;
-        sns.subscribe().topic_arn(&topic_arn).protocol("sqs").endpoint(queue_arn).send().await?;
+        sns.subscribe()
+            .topic_arn(&topic_arn)
+            .protocol("sqs")
+            .endpoint(queue_arn)
+            .send()
+            .await?;
         Ok((topic_arn, AlertInbox { sqs, queue_url }))
     }
 
@@ -64,15 +84,26 @@ impl AlertInbox {
             }
             for message in messages {
                 if let Some(handle) = &message.receipt_handle {
-                    self.sqs.delete_message().queue_url(&self.queue_url).receipt_handle(handle).send().await?;
+                    self.sqs
+                        .delete_message()
+                        .queue_url(&self.queue_url)
+                        .receipt_handle(handle)
+                        .send()
+                        .await?;
                 }
-                let envelope: Value = serde_json::from_str(message.body.as_deref().unwrap_or("{}"))?;
+                let envelope: Value =
+                    serde_json::from_str(message.body.as_deref().unwrap_or("{}"))?;
                 let attributes = envelope["MessageAttributes"]
                     .as_object()
                     .map(|attributes| {
                         attributes
                             .iter()
-                            .map(|(k, v)| (k.clone(), v["Value"].as_str().unwrap_or_default().to_owned()))
+                            .map(|(k, v)| {
+                                (
+                                    k.clone(),
+                                    v["Value"].as_str().unwrap_or_default().to_owned(),
+                                )
+                            })
                             .collect()
                     })
                     .unwrap_or_default();

@@ -21,14 +21,18 @@ impl Moto {
     /// One moto server per test process, shared by its tests (each test uses its own names).
     pub fn shared() -> Result<&'static Moto> {
         static MOTO: OnceLock<Result<Moto, String>> = OnceLock::new();
-        MOTO.get_or_init(|| Moto::start().map_err(|e| e.to_string())).as_ref().map_err(|e| e.clone().into())
+        MOTO.get_or_init(|| Moto::start().map_err(|e| e.to_string()))
+            .as_ref()
+            .map_err(|e| e.clone().into())
     }
 
     pub fn start() -> Result<Moto> {
         let root = workspace_root();
         let python = root.join(".venv/bin/python");
         if !python.is_file() {
-            return Err("moto is not installed: run infra/setup.sh (the test and demo scripts do)".into());
+            return Err(
+                "moto is not installed: run infra/setup.sh (the test and demo scripts do)".into(),
+            );
         }
         let mut last_error = String::new();
         for _ in 0..5 {
@@ -43,7 +47,10 @@ impl Moto {
             let deadline = Instant::now() + Duration::from_secs(30);
             while Instant::now() < deadline {
                 if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                    return Ok(Moto { port, _process: process });
+                    return Ok(Moto {
+                        port,
+                        _process: process,
+                    });
                 }
                 if let Some(status) = process.try_wait()? {
                     last_error = format!("moto exited at start: {status}");
@@ -83,13 +90,63 @@ impl Moto {
     }
 }
 
+impl Moto {
+    /// Every message published to `topic_arn`, as SNS received it: the subject and, for our
+    /// alerts, the per-protocol texts (`email`, `sqs`, ...). Read from moto's state dump, which
+    /// shows what an email subscriber would get, something no queue subscription can.
+    pub fn published(&self, topic_arn: &str) -> Result<Vec<(String, serde_json::Value)>> {
+        use std::io::{Read, Write};
+        let mut stream = TcpStream::connect(("127.0.0.1", self.port))?;
+        write!(
+            stream,
+            "GET /moto-api/data.json HTTP/1.0\r\nHost: 127.0.0.1:{}\r\n\r\n",
+            self.port
+        )?;
+        let mut response = String::new();
+        stream.read_to_string(&mut response)?;
+        let body = response
+            .split_once("\r\n\r\n")
+            .map(|(_, body)| body)
+            .ok_or("malformed moto response")?;
+        let state: serde_json::Value = serde_json::from_str(body)?;
+        let topics = state["sns"]["Topic"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        let topic = topics
+            .iter()
+            .find(|t| t["arn"] == topic_arn)
+            .ok_or("topic not in moto's state")?;
+        let sent = topic["sent_notifications"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        Ok(sent
+            .iter()
+            .map(|n| {
+                let message = n[1]
+                    .as_str()
+                    .and_then(|m| serde_json::from_str(m).ok())
+                    .unwrap_or(n[1].clone());
+                (n[2].as_str().unwrap_or_default().to_owned(), message)
+            })
+            .collect())
+    }
+}
+
 fn free_port() -> Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
 }
 
 /// A name no other test in this run uses.
 pub fn unique_name(prefix: &str) -> String {
     use std::sync::atomic::{AtomicU32, Ordering};
     static NEXT: AtomicU32 = AtomicU32::new(0);
-    format!("{prefix}-{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed))
+    format!(
+        "{prefix}-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
 }

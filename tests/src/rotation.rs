@@ -8,6 +8,26 @@ use std::collections::BTreeMap;
 /// The state of a secret that a test compares before and after: every version's labels and value.
 pub type SecretSnapshot = BTreeMap<String, (Vec<String>, Option<String>)>;
 
+/// A new `ClientRequestToken` (32 to 64 characters, unique), as `RotateSecret` would make.
+pub fn fresh_token() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_nanos();
+    let count = NEXT.fetch_add(1, Ordering::Relaxed);
+    // Shaped like the UUIDs Secrets Manager uses.
+    format!(
+        "{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}",
+        (nanos >> 32) as u32,
+        (nanos >> 16) as u16,
+        nanos as u16 & 0xfff,
+        count as u16 & 0xfff,
+        (nanos as u64 ^ count) & 0xffff_ffff_ffff
+    )
+}
+
 pub const STEPS: [&str; 4] = ["createSecret", "setSecret", "testSecret", "finishSecret"];
 
 /// An event as Secrets Manager sends it, including the newer `RotationToken` field.
@@ -21,30 +41,67 @@ pub fn rotation_event(step: &str, secret_id: &str, token: &str) -> Value {
 /// moto's `RotateSecret` records exactly that state, then tries to invoke the named Lambda, which
 /// it cannot here (it would run it in Docker) and reports "Resource not found"; that report is
 /// expected and the test harness invokes the real function itself.
-pub async fn start_rotation(sm: &aws_sdk_secretsmanager::Client, secret_id: &str, token: &str, enable: bool) -> Result<()> {
+pub async fn start_rotation(
+    sm: &aws_sdk_secretsmanager::Client,
+    secret_id: &str,
+    token: &str,
+    enable: bool,
+) -> Result<()> {
     let mut request = sm
         .rotate_secret()
         .secret_id(secret_id)
         .client_request_token(token)
-        .rotation_lambda_arn("arn:aws:lambda:us-east-1:123456789012:function:invoked-by-the-test-harness");
+        .rotation_lambda_arn(
+            "arn:aws:lambda:us-east-1:123456789012:function:invoked-by-the-test-harness",
+        );
     if enable {
-        request = request.rotation_rules(RotationRulesType::builder().automatically_after_days(30).build());
+        request = request.rotation_rules(
+            RotationRulesType::builder()
+                .automatically_after_days(30)
+                .build(),
+        );
     }
     match request.send().await {
-        Err(error) if aws_sdk_secretsmanager::error::DisplayErrorContext(&error).to_string().contains("Resource not found for ARN") => Ok(()),
-        Err(error) => Err(aws_sdk_secretsmanager::error::DisplayErrorContext(&error).to_string().into()),
-        Ok(_) => Err("moto invoked a Lambda for RotateSecret; the harness expects to drive the steps itself".into()),
+        Err(error)
+            if aws_sdk_secretsmanager::error::DisplayErrorContext(&error)
+                .to_string()
+                .contains("Resource not found for ARN") =>
+        {
+            Ok(())
+        }
+        Err(error) => Err(aws_sdk_secretsmanager::error::DisplayErrorContext(&error)
+            .to_string()
+            .into()),
+        Ok(_) => Err(
+            "moto invoked a Lambda for RotateSecret; the harness expects to drive the steps itself"
+                .into(),
+        ),
     }
 }
 
-pub async fn snapshot(sm: &aws_sdk_secretsmanager::Client, secret_id: &str) -> Result<SecretSnapshot> {
+pub async fn snapshot(
+    sm: &aws_sdk_secretsmanager::Client,
+    secret_id: &str,
+) -> Result<SecretSnapshot> {
     let described = sm.describe_secret().secret_id(secret_id).send().await?;
     let mut snapshot = SecretSnapshot::new();
     for (version, mut stages) in described.version_ids_to_stages.unwrap_or_default() {
         stages.sort();
-        let value = match sm.get_secret_value().secret_id(secret_id).version_id(&version).send().await {
+        let value = match sm
+            .get_secret_value()
+            .secret_id(secret_id)
+            .version_id(&version)
+            .send()
+            .await
+        {
             Ok(output) => output.secret_string,
-            Err(error) if error.as_service_error().is_some_and(|e| e.is_resource_not_found_exception()) => None,
+            Err(error)
+                if error
+                    .as_service_error()
+                    .is_some_and(|e| e.is_resource_not_found_exception()) =>
+            {
+                None
+            }
             Err(error) => return Err(error.into()),
         };
         snapshot.insert(version, (stages, value));
@@ -53,9 +110,20 @@ pub async fn snapshot(sm: &aws_sdk_secretsmanager::Client, secret_id: &str) -> R
 }
 
 /// The value of the version holding `stage`.
-pub async fn staged_value(sm: &aws_sdk_secretsmanager::Client, secret_id: &str, stage: &str) -> Result<String> {
-    let output = sm.get_secret_value().secret_id(secret_id).version_stage(stage).send().await?;
-    output.secret_string.ok_or_else(|| format!("{stage} has no string value").into())
+pub async fn staged_value(
+    sm: &aws_sdk_secretsmanager::Client,
+    secret_id: &str,
+    stage: &str,
+) -> Result<String> {
+    let output = sm
+        .get_secret_value()
+        .secret_id(secret_id)
+        .version_stage(stage)
+        .send()
+        .await?;
+    output
+        .secret_string
+        .ok_or_else(|| format!("{stage} has no string value").into())
 }
 
 /// Every credential the snapshot holds, original and generated: what must never appear in logs

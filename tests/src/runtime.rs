@@ -24,7 +24,10 @@ pub const INVOCATION_TIMEOUT: Duration = Duration::from_secs(60);
 #[derive(Debug, Clone, PartialEq)]
 pub enum Invocation {
     Response(Value),
-    Error { error_type: String, error_message: String },
+    Error {
+        error_type: String,
+        error_message: String,
+    },
 }
 
 impl Invocation {
@@ -73,7 +76,11 @@ impl FunctionProcess {
     /// Starts `binary` with only the given environment (plus the variables Lambda sets), so
     /// nothing from the developer's shell, such as real AWS credentials, reaches it.
     pub async fn start(binary: &Path, env: &[(String, String)]) -> Result<FunctionProcess> {
-        let name = binary.file_name().and_then(|n| n.to_str()).unwrap_or("function").to_owned();
+        let name = binary
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("function")
+            .to_owned();
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let address = listener.local_addr()?;
         let (queue, receiver) = mpsc::unbounded_channel();
@@ -81,7 +88,11 @@ impl FunctionProcess {
             queue: tokio::sync::Mutex::new(receiver),
             in_flight: Mutex::new(HashMap::new()),
             next_id: Mutex::new(0),
-            function_arn: format!("arn:aws:lambda:{}:{}:function:{name}", crate::moto::REGION, crate::moto::ACCOUNT),
+            function_arn: format!(
+                "arn:aws:lambda:{}:{}:function:{name}",
+                crate::moto::REGION,
+                crate::moto::ACCOUNT
+            ),
         });
         tokio::spawn(serve(listener, state));
 
@@ -109,7 +120,14 @@ impl FunctionProcess {
         if let Some(stderr) = process.stderr.take() {
             readers.push(tokio::spawn(collect(stderr, output.clone(), echo)));
         }
-        Ok(FunctionProcess { name, process, queue, output, readers, started })
+        Ok(FunctionProcess {
+            name,
+            process,
+            queue,
+            output,
+            readers,
+            started,
+        })
     }
 
     /// Invokes the function with a JSON event.
@@ -120,7 +138,12 @@ impl FunctionProcess {
     /// Invokes the function with any payload, JSON or not.
     pub async fn invoke_raw(&mut self, payload: impl Into<Bytes>) -> Result<Invocation> {
         let (reply, answer) = oneshot::channel();
-        self.queue.send(Queued { body: payload.into(), reply }).map_err(|_| "runtime API server stopped")?;
+        self.queue
+            .send(Queued {
+                body: payload.into(),
+                reply,
+            })
+            .map_err(|_| "runtime API server stopped")?;
         tokio::select! {
             result = answer => result.map_err(|_| "the invocation was dropped".into()),
             status = self.process.wait() => Err(format!(
@@ -172,7 +195,9 @@ async fn serve(listener: TcpListener, state: Arc<ServerState>) {
         let state = state.clone();
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |request| route(state.clone(), request));
-            let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
         });
     }
 }
@@ -183,23 +208,38 @@ fn reply(status: StatusCode, body: impl Into<Bytes>) -> Response<Full<Bytes>> {
     response
 }
 
-async fn route(state: Arc<ServerState>, request: Request<Incoming>) -> Result<Response<Full<Bytes>>, hyper::Error> {
+async fn route(
+    state: Arc<ServerState>,
+    request: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, hyper::Error> {
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
     let body = request.into_body().collect().await?.to_bytes();
     let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     Ok(match (method, parts.as_slice()) {
-        (Method::GET, ["2018-06-01", "runtime", "invocation", "next"]) => next_invocation(&state).await,
+        (Method::GET, ["2018-06-01", "runtime", "invocation", "next"]) => {
+            next_invocation(&state).await
+        }
         (Method::POST, ["2018-06-01", "runtime", "invocation", id, "response"]) => {
-            let value = serde_json::from_slice(&body).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into()));
+            let value = serde_json::from_slice(&body)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into()));
             finish(&state, id, Invocation::Response(value))
         }
         (Method::POST, ["2018-06-01", "runtime", "invocation", id, "error"]) => {
             let diagnostic: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
             let field = |name: &str| diagnostic[name].as_str().unwrap_or_default().to_owned();
-            finish(&state, id, Invocation::Error { error_type: field("errorType"), error_message: field("errorMessage") })
+            finish(
+                &state,
+                id,
+                Invocation::Error {
+                    error_type: field("errorType"),
+                    error_message: field("errorMessage"),
+                },
+            )
         }
-        (Method::POST, ["2018-06-01", "runtime", "init", "error"]) => reply(StatusCode::ACCEPTED, ""),
+        (Method::POST, ["2018-06-01", "runtime", "init", "error"]) => {
+            reply(StatusCode::ACCEPTED, "")
+        }
         _ => reply(StatusCode::NOT_FOUND, "unknown runtime API path"),
     })
 }
@@ -213,7 +253,11 @@ async fn next_invocation(state: &ServerState) -> Response<Full<Bytes>> {
         *next += 1;
         format!("e2e-request-{next}")
     };
-    state.in_flight.lock().unwrap_or_else(|e| e.into_inner()).insert(id.clone(), queued.reply);
+    state
+        .in_flight
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(id.clone(), queued.reply);
     let deadline = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default()
@@ -224,8 +268,14 @@ async fn next_invocation(state: &ServerState) -> Response<Full<Bytes>> {
     for (name, value) in [
         ("lambda-runtime-aws-request-id", id),
         ("lambda-runtime-deadline-ms", deadline.to_string()),
-        ("lambda-runtime-invoked-function-arn", state.function_arn.clone()),
-        ("lambda-runtime-trace-id", "Root=1-00000000-000000000000000000000000;Sampled=0".to_owned()),
+        (
+            "lambda-runtime-invoked-function-arn",
+            state.function_arn.clone(),
+        ),
+        (
+            "lambda-runtime-trace-id",
+            "Root=1-00000000-000000000000000000000000;Sampled=0".to_owned(),
+        ),
         ("content-type", "application/json".to_owned()),
     ] {
         if let Ok(value) = value.parse() {
@@ -236,7 +286,12 @@ async fn next_invocation(state: &ServerState) -> Response<Full<Bytes>> {
 }
 
 fn finish(state: &ServerState, id: &str, invocation: Invocation) -> Response<Full<Bytes>> {
-    match state.in_flight.lock().unwrap_or_else(|e| e.into_inner()).remove(id) {
+    match state
+        .in_flight
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .remove(id)
+    {
         Some(sender) => {
             let _ = sender.send(invocation);
             reply(StatusCode::ACCEPTED, "")

@@ -4,7 +4,9 @@
 use e2e::binaries::function_binary;
 use e2e::inbox::{AlertInbox, ReceivedAlert};
 use e2e::moto::{unique_name, Moto};
-use e2e::rotation::{rotation_event, secret_values, snapshot, staged_value, start_rotation, SecretSnapshot, STEPS};
+use e2e::rotation::{
+    rotation_event, secret_values, snapshot, staged_value, start_rotation, SecretSnapshot, STEPS,
+};
 use e2e::runtime::{FunctionProcess, Invocation};
 use serde_json::{json, Value};
 
@@ -19,12 +21,24 @@ struct Setup {
 async fn setup_with(extra_env: &[(&str, &str)]) -> Setup {
     let moto = Moto::shared().expect("moto");
     let sdk = moto.sdk_config().await;
-    let (topic_arn, inbox) = AlertInbox::create(&sdk, &unique_name("alerts")).await.expect("alert topic");
+    let (topic_arn, inbox) = AlertInbox::create(&sdk, &unique_name("alerts"))
+        .await
+        .expect("alert topic");
     let mut env = moto.function_env();
     env.push(("ALERT_TOPIC_ARN".into(), topic_arn));
-    env.extend(extra_env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-    let function = FunctionProcess::start(&function_binary(FUNCTION).expect("binary"), &env).await.expect("start");
-    Setup { sm: aws_sdk_secretsmanager::Client::new(&sdk), inbox, function }
+    env.extend(
+        extra_env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string())),
+    );
+    let function = FunctionProcess::start(&function_binary(FUNCTION).expect("binary"), &env)
+        .await
+        .expect("start");
+    Setup {
+        sm: aws_sdk_secretsmanager::Client::new(&sdk),
+        inbox,
+        function,
+    }
 }
 
 async fn setup() -> Setup {
@@ -33,18 +47,32 @@ async fn setup() -> Setup {
 
 impl Setup {
     async fn create_secret(&self, value: &str) -> String {
-        let created = self.sm.create_secret().name(unique_name("secret")).secret_string(value).send().await.expect("create secret");
+        let created = self
+            .sm
+            .create_secret()
+            .name(unique_name("secret"))
+            .secret_string(value)
+            .send()
+            .await
+            .expect("create secret");
         created.arn.expect("arn")
     }
 
     async fn invoke(&mut self, step: &str, arn: &str, token: &str) -> Invocation {
-        self.function.invoke(&rotation_event(step, arn, token)).await.expect("invocation")
+        self.function
+            .invoke(&rotation_event(step, arn, token))
+            .await
+            .expect("invocation")
     }
 
     async fn run_steps(&mut self, steps: &[&str], arn: &str, token: &str) {
         for step in steps {
             let result = self.invoke(step, arn, token).await;
-            assert!(result.is_ok(), "{step} failed: {result:?}\n{}", self.function.output());
+            assert!(
+                result.is_ok(),
+                "{step} failed: {result:?}\n{}",
+                self.function.output()
+            );
         }
     }
 
@@ -57,10 +85,14 @@ impl Setup {
         let output = self.function.output();
         assert!(!output.is_empty(), "the function logged nothing");
         for value in values {
-            assert!(!output.contains(value.as_str()), "a secret value appears in the function's output");
+            assert!(
+                !output.contains(value.as_str()),
+                "a secret value appears in the function's output"
+            );
             for alert in alerts {
                 assert!(
-                    !alert.message.contains(value.as_str()) && !alert.subject.contains(value.as_str()),
+                    !alert.message.contains(value.as_str())
+                        && !alert.subject.contains(value.as_str()),
                     "a secret value appears in an alert"
                 );
             }
@@ -69,7 +101,10 @@ impl Setup {
 }
 
 fn stages(snapshot: &SecretSnapshot, version: &str) -> Vec<String> {
-    snapshot.get(version).map(|(stages, _)| stages.clone()).unwrap_or_default()
+    snapshot
+        .get(version)
+        .map(|(stages, _)| stages.clone())
+        .unwrap_or_default()
 }
 
 fn outcome(result: &Invocation) -> &str {
@@ -88,31 +123,55 @@ async fn a_json_secret_rotates_only_its_password_and_finishes_with_clean_labels(
     let arn = s.create_secret(&original.to_string()).await;
     let before = s.snapshot(&arn).await;
     let old_version = before.keys().next().expect("one version").clone();
-    start_rotation(&s.sm, &arn, TOKEN, true).await.expect("start rotation");
+    start_rotation(&s.sm, &arn, TOKEN, true)
+        .await
+        .expect("start rotation");
 
     let mut outcomes = Vec::new();
     for step in STEPS {
         let result = s.invoke(step, &arn, TOKEN).await;
         outcomes.push(outcome(&result).to_owned());
     }
-    assert_eq!(outcomes, ["pending-created", "pending-set", "pending-tested", "finished"]);
+    assert_eq!(
+        outcomes,
+        [
+            "pending-created",
+            "pending-set",
+            "pending-tested",
+            "finished"
+        ]
+    );
 
     let after = s.snapshot(&arn).await;
     assert_eq!(after.len(), 2);
-    assert_eq!(stages(&after, TOKEN), ["AWSCURRENT"], "AWSPENDING must be cleared from the finished version");
+    assert_eq!(
+        stages(&after, TOKEN),
+        ["AWSCURRENT"],
+        "AWSPENDING must be cleared from the finished version"
+    );
     assert_eq!(stages(&after, &old_version), ["AWSPREVIOUS"]);
-    let current: Value = serde_json::from_str(&staged_value(&s.sm, &arn, "AWSCURRENT").await.unwrap()).unwrap();
+    let current: Value =
+        serde_json::from_str(&staged_value(&s.sm, &arn, "AWSCURRENT").await.unwrap()).unwrap();
     let password = current["password"].as_str().unwrap();
     assert_ne!(password, "Original-Passw0rd-123");
     assert_eq!(password.chars().count(), 32);
-    assert!(!password.chars().any(|c| ":/@\"'\\".contains(c)), "default excluded characters appear");
+    assert!(
+        !password.chars().any(|c| ":/@\"'\\".contains(c)),
+        "default excluded characters appear"
+    );
     for field in ["engine", "username", "host"] {
         assert_eq!(current[field], original[field], "{field} changed");
     }
-    assert_eq!(staged_value(&s.sm, &arn, "AWSPREVIOUS").await.unwrap(), original.to_string());
+    assert_eq!(
+        staged_value(&s.sm, &arn, "AWSPREVIOUS").await.unwrap(),
+        original.to_string()
+    );
 
     let alerts = s.inbox.drain().await.unwrap();
-    assert!(alerts.is_empty(), "a successful rotation sends no alert: {alerts:?}");
+    assert!(
+        alerts.is_empty(),
+        "a successful rotation sends no alert: {alerts:?}"
+    );
     s.assert_never_disclosed(&secret_values(&after, "password"), &alerts);
 }
 
@@ -125,7 +184,10 @@ async fn a_plain_secret_is_regenerated_whole_with_the_configured_policy() {
     let current = staged_value(&s.sm, &arn, "AWSCURRENT").await.unwrap();
     assert_eq!(current.chars().count(), 48);
     assert!(current.chars().all(|c| c.is_ascii_alphanumeric()));
-    assert_eq!(staged_value(&s.sm, &arn, "AWSPREVIOUS").await.unwrap(), "plain-token-before-rotation");
+    assert_eq!(
+        staged_value(&s.sm, &arn, "AWSPREVIOUS").await.unwrap(),
+        "plain-token-before-rotation"
+    );
     let after = s.snapshot(&arn).await;
     s.assert_never_disclosed(&secret_values(&after, "password"), &[]);
 }
@@ -133,15 +195,30 @@ async fn a_plain_secret_is_regenerated_whole_with_the_configured_policy() {
 #[tokio::test]
 async fn each_step_invoked_twice_leaves_the_same_state_as_once() {
     let mut s = setup().await;
-    let arn = s.create_secret(r#"{"username":"app","password":"Original-Passw0rd-123"}"#).await;
+    let arn = s
+        .create_secret(r#"{"username":"app","password":"Original-Passw0rd-123"}"#)
+        .await;
     start_rotation(&s.sm, &arn, TOKEN, true).await.unwrap();
-    let repeat_outcomes = ["pending-already-stored", "pending-set", "pending-tested", "already-finished"];
+    let repeat_outcomes = [
+        "pending-already-stored",
+        "pending-set",
+        "pending-tested",
+        "already-finished",
+    ];
     for (step, repeat_outcome) in STEPS.iter().zip(repeat_outcomes) {
         s.run_steps(&[step], &arn, TOKEN).await;
         let once = s.snapshot(&arn).await;
         let again = s.invoke(step, &arn, TOKEN).await;
-        assert_eq!(outcome(&again), repeat_outcome, "{step} repeated: {again:?}");
-        assert_eq!(s.snapshot(&arn).await, once, "{step} repeated changed the secret");
+        assert_eq!(
+            outcome(&again),
+            repeat_outcome,
+            "{step} repeated: {again:?}"
+        );
+        assert_eq!(
+            s.snapshot(&arn).await,
+            once,
+            "{step} repeated changed the secret"
+        );
     }
 }
 
@@ -149,16 +226,29 @@ async fn each_step_invoked_twice_leaves_the_same_state_as_once() {
 async fn a_rotation_interrupted_after_any_step_completes_when_started_again() {
     let mut s = setup().await;
     for stop_after in 1..=STEPS.len() {
-        let arn = s.create_secret(r#"{"username":"app","password":"Original-Passw0rd-123"}"#).await;
+        let arn = s
+            .create_secret(r#"{"username":"app","password":"Original-Passw0rd-123"}"#)
+            .await;
         start_rotation(&s.sm, &arn, TOKEN, true).await.unwrap();
         s.run_steps(&STEPS[..stop_after], &arn, TOKEN).await;
-        let stored = s.snapshot(&arn).await[TOKEN].1.clone().expect("createSecret stored a value");
+        let stored = s.snapshot(&arn).await[TOKEN]
+            .1
+            .clone()
+            .expect("createSecret stored a value");
 
         // Secrets Manager retries the whole rotation with the same token.
         s.run_steps(&STEPS, &arn, TOKEN).await;
         let after = s.snapshot(&arn).await;
-        assert_eq!(stages(&after, TOKEN), ["AWSCURRENT"], "after stopping at step {stop_after}");
-        assert_eq!(after[TOKEN].1.as_ref(), Some(&stored), "the value stored first must be the one that finishes");
+        assert_eq!(
+            stages(&after, TOKEN),
+            ["AWSCURRENT"],
+            "after stopping at step {stop_after}"
+        );
+        assert_eq!(
+            after[TOKEN].1.as_ref(),
+            Some(&stored),
+            "the value stored first must be the one that finishes"
+        );
     }
 }
 
@@ -168,7 +258,13 @@ async fn a_finish_that_crashed_between_its_two_label_changes_completes_on_retry(
     let arn = s.create_secret("plain-token-before-rotation").await;
     start_rotation(&s.sm, &arn, TOKEN, true).await.unwrap();
     s.run_steps(&STEPS[..3], &arn, TOKEN).await;
-    let old_version = s.snapshot(&arn).await.into_iter().find(|(_, (st, _))| st.contains(&"AWSCURRENT".to_owned())).unwrap().0;
+    let old_version = s
+        .snapshot(&arn)
+        .await
+        .into_iter()
+        .find(|(_, (st, _))| st.contains(&"AWSCURRENT".to_owned()))
+        .unwrap()
+        .0;
     // The crash: AWSCURRENT moved, AWSPENDING not yet cleared.
     s.sm.update_secret_version_stage()
         .secret_id(&arn)
@@ -186,19 +282,29 @@ async fn a_finish_that_crashed_between_its_two_label_changes_completes_on_retry(
 #[tokio::test]
 async fn a_secret_rotates_twice_in_a_row() {
     let mut s = setup().await;
-    let arn = s.create_secret(r#"{"username":"app","password":"Original-Passw0rd-123"}"#).await;
+    let arn = s
+        .create_secret(r#"{"username":"app","password":"Original-Passw0rd-123"}"#)
+        .await;
     let second = "99999999-2222-4333-8444-555555555555";
     start_rotation(&s.sm, &arn, TOKEN, true).await.unwrap();
     s.run_steps(&STEPS, &arn, TOKEN).await;
     let first_password = staged_value(&s.sm, &arn, "AWSCURRENT").await.unwrap();
     // moto refuses a new rotation while AWSPENDING is left on the current version.
-    start_rotation(&s.sm, &arn, second, true).await.expect("second rotation starts");
+    start_rotation(&s.sm, &arn, second, true)
+        .await
+        .expect("second rotation starts");
     s.run_steps(&STEPS, &arn, second).await;
     let after = s.snapshot(&arn).await;
     assert_eq!(stages(&after, second), ["AWSCURRENT"]);
     assert_eq!(stages(&after, TOKEN), ["AWSPREVIOUS"]);
-    assert_eq!(staged_value(&s.sm, &arn, "AWSPREVIOUS").await.unwrap(), first_password);
-    assert_ne!(staged_value(&s.sm, &arn, "AWSCURRENT").await.unwrap(), first_password);
+    assert_eq!(
+        staged_value(&s.sm, &arn, "AWSPREVIOUS").await.unwrap(),
+        first_password
+    );
+    assert_ne!(
+        staged_value(&s.sm, &arn, "AWSCURRENT").await.unwrap(),
+        first_password
+    );
 }
 
 /// One bad input: what to send, and what must come back.
@@ -212,13 +318,23 @@ struct BadInput {
 #[tokio::test]
 async fn bad_input_gets_a_specific_error_and_changes_nothing() {
     let mut s = setup().await;
-    let arn = s.create_secret(r#"{"username":"app","password":"Original-Passw0rd-123"}"#).await;
+    let arn = s
+        .create_secret(r#"{"username":"app","password":"Original-Passw0rd-123"}"#)
+        .await;
     start_rotation(&s.sm, &arn, TOKEN, true).await.unwrap();
-    let disabled = s.create_secret(r#"{"username":"app","password":"Original-Passw0rd-123"}"#).await;
-    start_rotation(&s.sm, &disabled, TOKEN, false).await.unwrap();
-    let no_field = s.create_secret(r#"{"username":"app","token":"Original-Passw0rd-123"}"#).await;
+    let disabled = s
+        .create_secret(r#"{"username":"app","password":"Original-Passw0rd-123"}"#)
+        .await;
+    start_rotation(&s.sm, &disabled, TOKEN, false)
+        .await
+        .unwrap();
+    let no_field = s
+        .create_secret(r#"{"username":"app","token":"Original-Passw0rd-123"}"#)
+        .await;
     start_rotation(&s.sm, &no_field, TOKEN, true).await.unwrap();
-    let not_json = s.create_secret(r#"{"username":"app","password":"Original-Passw0rd-123""#).await;
+    let not_json = s
+        .create_secret(r#"{"username":"app","password":"Original-Passw0rd-123""#)
+        .await;
     start_rotation(&s.sm, &not_json, TOKEN, true).await.unwrap();
     let missing = arn.replace(":secret:", ":secret:does-not-exist-");
 
@@ -228,17 +344,106 @@ async fn bad_input_gets_a_specific_error_and_changes_nothing() {
         event.to_string()
     };
     let cases: Vec<(BadInput, String)> = vec![
-        (BadInput { name: "malformed JSON", expected_type: "", expected_message: "", alerts: 0 }, r#"{"Step": "createSecret", "#.to_owned()),
-        (BadInput { name: "no SecretId", expected_type: "InvalidEvent", expected_message: "no field SecretId", alerts: 0 }, without("SecretId")),
-        (BadInput { name: "no ClientRequestToken", expected_type: "InvalidEvent", expected_message: "no field ClientRequestToken", alerts: 0 }, without("ClientRequestToken")),
-        (BadInput { name: "no Step", expected_type: "InvalidEvent", expected_message: "no field Step", alerts: 0 }, without("Step")),
-        (BadInput { name: "unknown step", expected_type: "UnknownStep", expected_message: "unknown rotation step \"rotateEverything\"", alerts: 0 }, rotation_event("rotateEverything", &arn, TOKEN).to_string()),
-        (BadInput { name: "token not in secret", expected_type: "TokenNotInSecret", expected_message: "no stage for rotation", alerts: 1 }, rotation_event("createSecret", &arn, "00000000-0000-4000-8000-000000000000").to_string()),
-        (BadInput { name: "rotation not enabled", expected_type: "RotationNotEnabled", expected_message: "rotation is not enabled", alerts: 1 }, rotation_event("createSecret", &disabled, TOKEN).to_string()),
-        (BadInput { name: "secret does not exist", expected_type: "SecretNotFound", expected_message: "does not exist", alerts: 1 }, rotation_event("createSecret", &missing, TOKEN).to_string()),
-        (BadInput { name: "JSON secret without the field", expected_type: "RotationTargetError", expected_message: "has no field \"password\"", alerts: 1 }, rotation_event("createSecret", &no_field, TOKEN).to_string()),
-        (BadInput { name: "secret that is not valid JSON", expected_type: "RotationTargetError", expected_message: "not a valid JSON object", alerts: 1 }, rotation_event("createSecret", &not_json, TOKEN).to_string()),
-        (BadInput { name: "setSecret before createSecret", expected_type: "NoPendingValue", expected_message: "createSecret has not stored one", alerts: 1 }, rotation_event("setSecret", &arn, TOKEN).to_string()),
+        (
+            BadInput {
+                name: "malformed JSON",
+                expected_type: "",
+                expected_message: "",
+                alerts: 0,
+            },
+            r#"{"Step": "createSecret", "#.to_owned(),
+        ),
+        (
+            BadInput {
+                name: "no SecretId",
+                expected_type: "InvalidEvent",
+                expected_message: "no field SecretId",
+                alerts: 0,
+            },
+            without("SecretId"),
+        ),
+        (
+            BadInput {
+                name: "no ClientRequestToken",
+                expected_type: "InvalidEvent",
+                expected_message: "no field ClientRequestToken",
+                alerts: 0,
+            },
+            without("ClientRequestToken"),
+        ),
+        (
+            BadInput {
+                name: "no Step",
+                expected_type: "InvalidEvent",
+                expected_message: "no field Step",
+                alerts: 0,
+            },
+            without("Step"),
+        ),
+        (
+            BadInput {
+                name: "unknown step",
+                expected_type: "UnknownStep",
+                expected_message: "unknown rotation step \"rotateEverything\"",
+                alerts: 0,
+            },
+            rotation_event("rotateEverything", &arn, TOKEN).to_string(),
+        ),
+        (
+            BadInput {
+                name: "token not in secret",
+                expected_type: "TokenNotInSecret",
+                expected_message: "no stage for rotation",
+                alerts: 1,
+            },
+            rotation_event("createSecret", &arn, "00000000-0000-4000-8000-000000000000")
+                .to_string(),
+        ),
+        (
+            BadInput {
+                name: "rotation not enabled",
+                expected_type: "RotationNotEnabled",
+                expected_message: "rotation is not enabled",
+                alerts: 1,
+            },
+            rotation_event("createSecret", &disabled, TOKEN).to_string(),
+        ),
+        (
+            BadInput {
+                name: "secret does not exist",
+                expected_type: "SecretNotFound",
+                expected_message: "does not exist",
+                alerts: 1,
+            },
+            rotation_event("createSecret", &missing, TOKEN).to_string(),
+        ),
+        (
+            BadInput {
+                name: "JSON secret without the field",
+                expected_type: "RotationTargetError",
+                expected_message: "has no field \"password\"",
+                alerts: 1,
+            },
+            rotation_event("createSecret", &no_field, TOKEN).to_string(),
+        ),
+        (
+            BadInput {
+                name: "secret that is not valid JSON",
+                expected_type: "RotationTargetError",
+                expected_message: "not a valid JSON object",
+                alerts: 1,
+            },
+            rotation_event("createSecret", &not_json, TOKEN).to_string(),
+        ),
+        (
+            BadInput {
+                name: "setSecret before createSecret",
+                expected_type: "NoPendingValue",
+                expected_message: "createSecret has not stored one",
+                alerts: 1,
+            },
+            rotation_event("setSecret", &arn, TOKEN).to_string(),
+        ),
     ];
 
     let secrets = [&arn, &disabled, &no_field, &not_json];
@@ -248,19 +453,45 @@ async fn bad_input_gets_a_specific_error_and_changes_nothing() {
     }
     for (case, payload) in cases {
         let result = s.function.invoke_raw(payload).await.expect("invocation");
-        let Invocation::Error { error_type, error_message } = &result else {
+        let Invocation::Error {
+            error_type,
+            error_message,
+        } = &result
+        else {
             panic!("{}: expected an error, got {result:?}", case.name);
         };
         if case.name == "malformed JSON" {
-            assert!(!error_message.is_empty() && !error_type.is_empty(), "{}: {result:?}", case.name);
+            assert!(
+                !error_message.is_empty() && !error_type.is_empty(),
+                "{}: {result:?}",
+                case.name
+            );
         } else {
-            assert_eq!(error_type, case.expected_type, "{}: {error_message}", case.name);
-            assert!(error_message.contains(case.expected_message), "{}: {error_message}", case.name);
+            assert_eq!(
+                error_type, case.expected_type,
+                "{}: {error_message}",
+                case.name
+            );
+            assert!(
+                error_message.contains(case.expected_message),
+                "{}: {error_message}",
+                case.name
+            );
         }
         let alerts = s.inbox.drain().await.unwrap();
-        assert_eq!(alerts.len(), case.alerts, "{}: alerts {alerts:?}", case.name);
+        assert_eq!(
+            alerts.len(),
+            case.alerts,
+            "{}: alerts {alerts:?}",
+            case.name
+        );
         for (secret, snapshot_before) in secrets.iter().zip(&before) {
-            assert_eq!(&s.snapshot(secret).await, snapshot_before, "{} changed {secret}", case.name);
+            assert_eq!(
+                &s.snapshot(secret).await,
+                snapshot_before,
+                "{} changed {secret}",
+                case.name
+            );
         }
     }
 }
@@ -283,7 +514,9 @@ async fn a_token_already_current_succeeds_at_every_step_without_change() {
 #[tokio::test]
 async fn a_failed_step_publishes_exactly_one_readable_and_filterable_alert() {
     let mut s = setup().await;
-    let arn = s.create_secret(r#"{"username":"app","token":"Original-Passw0rd-123"}"#).await;
+    let arn = s
+        .create_secret(r#"{"username":"app","token":"Original-Passw0rd-123"}"#)
+        .await;
     start_rotation(&s.sm, &arn, TOKEN, true).await.unwrap();
     let result = s.invoke("createSecret", &arn, TOKEN).await;
     assert_eq!(result.error_type(), Some("RotationTargetError"));
@@ -293,7 +526,10 @@ async fn a_failed_step_publishes_exactly_one_readable_and_filterable_alert() {
     let alert = &alerts[0];
     let name = arn.split(":secret:").nth(1).unwrap();
     let name = &name[..name.len() - 7];
-    assert_eq!(alert.subject, format!("[ERROR] Rotation of secret {name} failed at createSecret"));
+    assert_eq!(
+        alert.subject,
+        format!("[ERROR] Rotation of secret {name} failed at createSecret")
+    );
     assert!(alert.subject.len() < 100);
     assert_eq!(alert.attributes["severity"], "error");
     assert_eq!(alert.attributes["kind"], "rotation-failed");
@@ -304,8 +540,14 @@ async fn a_failed_step_publishes_exactly_one_readable_and_filterable_alert() {
     assert_eq!(document["details"]["step"], "createSecret");
     assert_eq!(document["details"]["version"], TOKEN);
     assert_eq!(document["details"]["error_type"], "RotationTargetError");
-    assert!(document["details"]["error"].as_str().unwrap().contains("has no field \"password\""));
-    assert!(document["action"].as_str().unwrap().contains(&format!("rotate-secret --secret-id {arn}")));
+    assert!(document["details"]["error"]
+        .as_str()
+        .unwrap()
+        .contains("has no field \"password\""));
+    assert!(document["action"]
+        .as_str()
+        .unwrap()
+        .contains(&format!("rotate-secret --secret-id {arn}")));
     s.assert_never_disclosed(&["Original-Passw0rd-123".to_owned()], &alerts);
 }
 
@@ -315,13 +557,29 @@ async fn the_function_refuses_to_start_with_invalid_settings() {
     let binary = function_binary(FUNCTION).unwrap();
     for (env, variable) in [
         (vec![], "ALERT_TOPIC_ARN"),
-        (vec![("ALERT_TOPIC_ARN", "arn:aws:sns:us-east-1:123456789012:a"), ("PASSWORD_LENGTH", "lots")], "PASSWORD_LENGTH"),
+        (
+            vec![
+                ("ALERT_TOPIC_ARN", "arn:aws:sns:us-east-1:123456789012:a"),
+                ("PASSWORD_LENGTH", "lots"),
+            ],
+            "PASSWORD_LENGTH",
+        ),
     ] {
         let mut full_env = moto.function_env();
-        full_env.extend(env.iter().map(|(k, v): &(&str, &str)| (k.to_string(), v.to_string())));
+        full_env.extend(
+            env.iter()
+                .map(|(k, v): &(&str, &str)| (k.to_string(), v.to_string())),
+        );
         let mut function = FunctionProcess::start(&binary, &full_env).await.unwrap();
-        let status = function.wait_for_exit(std::time::Duration::from_secs(20)).await.unwrap();
+        let status = function
+            .wait_for_exit(std::time::Duration::from_secs(20))
+            .await
+            .unwrap();
         assert!(!status.success());
-        assert!(function.output().contains(variable), "{}", function.output());
+        assert!(
+            function.output().contains(variable),
+            "{}",
+            function.output()
+        );
     }
 }

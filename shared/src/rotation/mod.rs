@@ -105,7 +105,7 @@ impl RotationError {
                 "Check that the secret exists in this account and region and that the function's role may describe it.".to_owned()
             }
             _ => format!(
-                "Fix the cause above, then retry with `aws secretsmanager rotate-secret --secret-id {secret_id}`. If Secrets Manager answers that a previous rotation isn't complete, first run `aws secretsmanager update-secret-version-stage --secret-id {secret_id} --version-stage AWSPENDING --remove-from-version-id {token}`."
+                "Fix the error shown under Details, then retry with `aws secretsmanager rotate-secret --secret-id {secret_id}`. If Secrets Manager answers that a previous rotation isn't complete, first run `aws secretsmanager update-secret-version-stage --secret-id {secret_id} --version-stage AWSPENDING --remove-from-version-id {token}`."
             ),
         }
     }

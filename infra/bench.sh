@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# The benchmark command: builds the release Lambda package exactly as deployed (cargo lambda,
+# --release, zip) and prints a table of cold start, time per step and per rotation, peak memory
+# and package size, measured through the Lambda Runtime API against moto.
+set -euo pipefail
+source "$(dirname "$0")/env.sh"
+cd "$root"
+bash infra/setup.sh
+functions=(generic-secret-rotation)
+for function in "${functions[@]}"; do
+  cargo lambda build --release --bin "$function" --output-format zip >&2
+  cargo lambda build --release --bin "$function" >&2
+done
+cargo build --quiet -p e2e --bin bench
+for function in "${functions[@]}"; do
+  target/debug/bench "$function" "target/lambda/$function/bootstrap" "target/lambda/$function/bootstrap.zip"
+done

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# The whole test suite: lint, unit tests, end-to-end tests (the real function binaries through the
+# Lambda Runtime API against moto server), and the deployment checks (cfn-lint, sam validate
+# --lint, sam build). Installs what it needs first (infra/setup.sh). Exits non-zero on any failure.
+set -euo pipefail
+source "$(dirname "$0")/env.sh"
+cd "$root"
+
+bash infra/setup.sh
+
+echo "== format and lint"
+cargo fmt --all --check
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+
+echo "== unit and end-to-end tests"
+cargo test --workspace
+
+echo "== template checks"
+cfn-lint template.yaml
+sam validate --lint -t template.yaml
+# CI machines have only the x86_64 Rust target; the template's default architecture is arm64.
+sam build --parameter-overrides Architecture=x86_64
+echo "== all checks passed"
