@@ -14,7 +14,13 @@ if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
 fi
 command -v python3 >/dev/null || { echo "setup: python3 is required" >&2; exit 1; }
 echo "setup: installing pinned tools into $venv (one-time, a few minutes)" >&2
-python3 -m venv "$venv"
+if ! python3 -m venv "$venv" 2>/dev/null; then
+  # Debian's python3 ships venv separately.
+  if command -v apt-get >/dev/null; then
+    apt-get update -qq && apt-get install -y -qq python3-venv >/dev/null
+  fi
+  python3 -m venv "$venv"
+fi
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip==25.3
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$req"
 echo "$want" > "$stamp"

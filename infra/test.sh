@@ -13,7 +13,9 @@ cargo fmt --all --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 
 echo "== unit and end-to-end tests"
-cargo test --workspace
+results=$(mktemp)
+trap 'rm -f "$results"' EXIT
+cargo test --workspace 2>&1 | tee "$results"
 
 echo "== template checks"
 cfn-lint template.yaml
@@ -21,3 +23,5 @@ sam validate --lint -t template.yaml
 # CI machines have only the x86_64 Rust target; the template's default architecture is arm64.
 sam build --parameter-overrides Architecture=x86_64
 echo "== all checks passed"
+# One closing line for the whole suite (cargo prints one per test binary).
+awk '/^test result:/ { passed += $4; failed += $6 } END { printf "tests: %d passed, %d failed\n", passed, failed }' "$results"
