@@ -1,0 +1,525 @@
+//! Handles every event the function receives: the daily scan, and ACM's and AWS Health's
+//! EventBridge events (see [`crate::events`]).
+
+use crate::events::{event_alert, Described, Event, EventError};
+use futures_util::stream::{self, StreamExt};
+use lambda_runtime::{Diagnostic, LambdaEvent};
+use serde::Serialize;
+use serde_json::{json, Value};
+use shared::alert::{Alert, AlertSink};
+use shared::certificates::acm::{AcmError, CertificateInventory};
+use shared::certificates::policy::{
+    assess, certificate_alert, digest_alert, wants_private_renewal, Assessment, Thresholds,
+};
+use shared::certificates::Certificate;
+use shared::config::{ConfigError, Env};
+use std::collections::BTreeMap;
+use std::time::SystemTime;
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub thresholds: Thresholds,
+    /// `RENEW_PRIVATE_CERTIFICATES`: request `RenewCertificate` for private certificates near expiry.
+    pub renew_private: bool,
+    /// `SCAN_CONCURRENCY`: `DescribeCertificate` calls in flight at once.
+    pub concurrency: usize,
+    /// The region scanned (`AWS_REGION`, set by Lambda), named in the digest.
+    pub region: String,
+}
+
+impl Settings {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        Ok(Self {
+            thresholds: Thresholds::from_env(env)?,
+            renew_private: env.bool_or("RENEW_PRIVATE_CERTIFICATES", false)?,
+            concurrency: env.number_or("SCAN_CONCURRENCY", 8, 1, 64)?,
+            region: env.required("AWS_REGION")?.to_owned(),
+        })
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum HandlerError {
+    #[error(transparent)]
+    Event(#[from] EventError),
+    #[error("the scan could not list certificates: {0}")]
+    List(#[source] AcmError),
+    #[error("{failed} of {total} alerts could not be published; the first error: {first}")]
+    Publish {
+        failed: usize,
+        total: usize,
+        first: String,
+    },
+}
+
+impl From<HandlerError> for Diagnostic {
+    fn from(error: HandlerError) -> Self {
+        let error_type = match &error {
+            HandlerError::Event(_) => "InvalidEvent",
+            HandlerError::List(_) => "ScanFailed",
+            HandlerError::Publish { .. } => "AlertNotPublished",
+        };
+        Diagnostic {
+            error_type: error_type.into(),
+            error_message: error.to_string(),
+        }
+    }
+}
+
+/// What a scan found and did; logged, and returned as the invocation's result.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ScanReport {
+    pub certificates: usize,
+    /// Certificates per standing (`expired`, `expiring`, `healthy`, ...).
+    pub standings: BTreeMap<&'static str, usize>,
+    /// Deleted between listing and describing.
+    pub vanished: usize,
+    pub describe_errors: usize,
+    pub renewals_requested: usize,
+    pub renewal_errors: usize,
+    pub alerts_sent: usize,
+    /// ACM requests made: list pages, descriptions, renewals (SDK retries not counted).
+    pub acm_calls: usize,
+}
+
+/// Lists, describes and assesses every certificate, requests private renewals, and decides the
+/// alerts; publishing is the handler's.
+pub struct Scanner<I> {
+    inventory: I,
+    settings: Settings,
+}
+
+pub struct CertificateExpiry<I, A> {
+    scanner: Scanner<I>,
+    alerts: A,
+}
+
+impl<I: CertificateInventory, A: AlertSink> CertificateExpiry<I, A> {
+    pub fn new(inventory: I, alerts: A, settings: Settings) -> Self {
+        Self {
+            scanner: Scanner {
+                inventory,
+                settings,
+            },
+            alerts,
+        }
+    }
+
+    pub async fn handle(&self, event: LambdaEvent<Value>) -> Result<Value, HandlerError> {
+        // The time of this invocation, never of start-up: a warm instance must not go stale.
+        let now = shared::time::epoch_seconds(SystemTime::now());
+        let source = event.context.env_config.function_name.as_str();
+        let parsed = Event::parse(&event.payload)
+            .inspect_err(|error| tracing::error!(%error, "rejected an event"))?;
+        match parsed {
+            Event::Scheduled => Ok(json!(self.scan(now, source).await?)),
+            Event::Unhandled {
+                source: event_source,
+                detail_type,
+            } => {
+                tracing::warn!(source = %event_source, detail_type = %detail_type, "ignored an event this function does not handle");
+                Ok(json!({"ignored": detail_type}))
+            }
+            event => self.on_event(event, now, source).await,
+        }
+    }
+
+    async fn on_event(&self, event: Event, now: i64, source: &str) -> Result<Value, HandlerError> {
+        let certificate = match event.certificate_to_describe() {
+            Some(arn) => Some(self.scanner.inventory.describe(arn).await),
+            None => None,
+        };
+        let described = match &certificate {
+            None => Described::NotNeeded,
+            Some(Ok(Some(certificate))) => Described::Found(certificate),
+            Some(Ok(None)) => Described::Unavailable("the certificate no longer exists".into()),
+            Some(Err(error)) => {
+                tracing::warn!(%error, "could not describe the event's certificate; alerting with the event's data");
+                Described::Unavailable(error.to_string())
+            }
+        };
+        let Some(alert) = event_alert(
+            &event,
+            described,
+            &self.scanner.settings.thresholds,
+            source,
+            now,
+        ) else {
+            return Ok(json!({"alerts": 0}));
+        };
+        let alert = triggered_by(alert, "event");
+        publish_result(1, self.publish_all(std::slice::from_ref(&alert)).await)?;
+        Ok(json!({"alerts": 1, "kind": alert.kind, "resource": alert.resource}))
+    }
+
+    async fn scan(&self, now: i64, source: &str) -> Result<ScanReport, HandlerError> {
+        let (mut report, alerts) = self.scanner.scan(now, source).await?;
+        let failures = self.publish_all(&alerts).await;
+        report.alerts_sent = alerts.len() - failures.len();
+        tracing::info!(
+            certificates = report.certificates,
+            standings = ?report.standings,
+            vanished = report.vanished,
+            describe_errors = report.describe_errors,
+            renewals_requested = report.renewals_requested,
+            alerts_sent = report.alerts_sent,
+            "certificate scan finished"
+        );
+        publish_result(alerts.len(), failures)?;
+        Ok(report)
+    }
+
+    /// Publishes every alert, even after a failure; returns the failures.
+    async fn publish_all(&self, alerts: &[Alert]) -> Vec<String> {
+        let mut failures = Vec::new();
+        for alert in alerts {
+            if let Err(error) = self.alerts.publish(alert).await {
+                tracing::error!(%error, "alert not published");
+                failures.push(error.to_string());
+            }
+        }
+        failures
+    }
+}
+
+/// Any failure to publish fails the invocation (so the function's error alarm fires).
+fn publish_result(total: usize, failures: Vec<String>) -> Result<(), HandlerError> {
+    match failures.first() {
+        None => Ok(()),
+        Some(first) => Err(HandlerError::Publish {
+            failed: failures.len(),
+            total,
+            first: first.clone(),
+        }),
+    }
+}
+
+impl<I: CertificateInventory> Scanner<I> {
+    /// The report (without `alerts_sent`) and the alerts to send.
+    pub async fn scan(
+        &self,
+        now: i64,
+        source: &str,
+    ) -> Result<(ScanReport, Vec<Alert>), HandlerError> {
+        let listing = self.inventory.list().await.map_err(HandlerError::List)?;
+        let mut report = ScanReport {
+            certificates: listing.arns.len(),
+            acm_calls: listing.pages + listing.arns.len(),
+            ..ScanReport::default()
+        };
+        let described: Vec<(String, Result<Option<Certificate>, AcmError>)> =
+            stream::iter(listing.arns)
+                .map(|arn| async move {
+                    let result = self.inventory.describe(&arn).await;
+                    (arn, result)
+                })
+                .buffer_unordered(self.settings.concurrency)
+                .collect()
+                .await;
+
+        let mut assessed: Vec<(Certificate, Assessment)> = Vec::new();
+        for (arn, result) in described {
+            match result {
+                Ok(Some(certificate)) => {
+                    let assessment = assess(&certificate, now, &self.settings.thresholds);
+                    assessed.push((certificate, assessment));
+                }
+                Ok(None) => {
+                    tracing::info!(certificate = %arn, "certificate deleted during the scan");
+                    report.vanished += 1;
+                }
+                Err(error) => {
+                    tracing::error!(certificate = %arn, %error, "could not describe a certificate; it is left out of this scan");
+                    report.describe_errors += 1;
+                }
+            }
+        }
+        assessed.sort_by(|a, b| a.0.arn.cmp(&b.0.arn));
+
+        let mut alerts = Vec::new();
+        for (certificate, assessment) in &assessed {
+            *report
+                .standings
+                .entry(assessment.standing.as_str())
+                .or_default() += 1;
+            let renewal_requested = self
+                .renew_if_wanted(certificate, assessment, &mut report)
+                .await;
+            if assessment.standing.at_risk() {
+                tracing::info!(
+                    certificate = %certificate.arn,
+                    name = certificate.display_name(),
+                    standing = assessment.standing.as_str(),
+                    days_left = ?assessment.days_left,
+                    alert_today = assessment.alert_today,
+                    "certificate at risk"
+                );
+            }
+            if let Some(severity) = assessment.alert() {
+                let alert = certificate_alert(
+                    certificate,
+                    assessment,
+                    severity,
+                    renewal_requested,
+                    source,
+                    now,
+                );
+                alerts.push(triggered_by(alert, "scan"));
+            }
+        }
+        let at_risk: Vec<(&Certificate, &Assessment)> = assessed
+            .iter()
+            .filter(|(_, a)| a.standing.at_risk())
+            .map(|(c, a)| (c, a))
+            .collect();
+        let counts: Vec<(&'static str, usize)> =
+            report.standings.iter().map(|(k, v)| (*k, *v)).collect();
+        if let Some(digest) = digest_alert(&at_risk, &counts, &self.settings.region, source, now) {
+            alerts.push(triggered_by(digest, "scan"));
+        }
+        Ok((report, alerts))
+    }
+
+    async fn renew_if_wanted(
+        &self,
+        certificate: &Certificate,
+        assessment: &Assessment,
+        report: &mut ScanReport,
+    ) -> bool {
+        if !self.settings.renew_private || !wants_private_renewal(certificate, assessment) {
+            return false;
+        }
+        report.acm_calls += 1;
+        match self.inventory.renew(&certificate.arn).await {
+            Ok(()) => {
+                tracing::info!(certificate = %certificate.arn, "requested renewal of a private certificate");
+                report.renewals_requested += 1;
+                true
+            }
+            Err(error) => {
+                tracing::error!(certificate = %certificate.arn, %error, "could not request renewal");
+                report.renewal_errors += 1;
+                false
+            }
+        }
+    }
+}
+
+/// Marks what raised an alert, so subscribers can filter scan alerts from event alerts.
+fn triggered_by(mut alert: Alert, trigger: &'static str) -> Alert {
+    alert.attributes.insert("trigger", trigger.to_owned());
+    alert
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_acm::operation::describe_certificate::{
+        DescribeCertificateError, DescribeCertificateOutput,
+    };
+    use aws_sdk_acm::operation::list_certificates::ListCertificatesOutput;
+    use aws_sdk_acm::operation::renew_certificate::RenewCertificateOutput;
+    use aws_sdk_acm::primitives::DateTime;
+    use aws_sdk_acm::types::{
+        CertificateDetail, CertificateStatus, CertificateSummary, CertificateType,
+        RenewalEligibility, RenewalStatus, RenewalSummary,
+    };
+    use aws_sdk_acm::Client;
+    use aws_smithy_mocks::{mock, mock_client, RuleMode};
+    use shared::certificates::acm::AcmInventory;
+
+    /// 2026-11-22T12:00:00Z.
+    const NOW: i64 = 1_795_348_800;
+    const DAY: i64 = 86_400;
+
+    fn settings(renew_private: bool) -> Settings {
+        Settings {
+            thresholds: Thresholds::default(),
+            renew_private,
+            concurrency: 4,
+            region: "eu-west-1".into(),
+        }
+    }
+
+    fn detail(
+        arn: &str,
+        name: &str,
+        kind: CertificateType,
+        days: i64,
+    ) -> aws_sdk_acm::types::builders::CertificateDetailBuilder {
+        CertificateDetail::builder()
+            .certificate_arn(arn)
+            .domain_name(name)
+            .r#type(kind)
+            .status(CertificateStatus::Issued)
+            .not_after(DateTime::from_secs(NOW + days * DAY + 3600))
+    }
+
+    /// An account moto cannot imitate: a private certificate 14 days from expiry that ACM is not
+    /// set up to renew, a DNS-validated certificate in use whose renewal is stuck, a healthy one,
+    /// and one whose description fails.
+    fn scanner(renew_private: bool) -> (Scanner<AcmInventory>, aws_smithy_mocks::Rule) {
+        let list = mock!(Client::list_certificates).then_output(|| {
+            let summary = |arn: &str| CertificateSummary::builder().certificate_arn(arn).build();
+            ListCertificatesOutput::builder()
+                .set_certificate_summary_list(Some(vec![
+                    summary("arn:private"),
+                    summary("arn:stuck"),
+                    summary("arn:healthy"),
+                    summary("arn:broken"),
+                ]))
+                .build()
+        });
+        let describe = |arn: &'static str, detail: CertificateDetail| {
+            mock!(Client::describe_certificate)
+                .match_requests(move |r| r.certificate_arn() == Some(arn))
+                .then_output(move || {
+                    DescribeCertificateOutput::builder()
+                        .certificate(detail.clone())
+                        .build()
+                })
+        };
+        let private = describe(
+            "arn:private",
+            detail(
+                "arn:private",
+                "internal.example.com",
+                CertificateType::Private,
+                14,
+            )
+            .renewal_eligibility(RenewalEligibility::Ineligible)
+            .build(),
+        );
+        let stuck = describe(
+            "arn:stuck",
+            detail(
+                "arn:stuck",
+                "shop.example.com",
+                CertificateType::AmazonIssued,
+                7,
+            )
+            .in_use_by(
+                "arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/app/shop/1",
+            )
+            .renewal_eligibility(RenewalEligibility::Eligible)
+            .renewal_summary(
+                RenewalSummary::builder()
+                    .renewal_status(RenewalStatus::PendingValidation)
+                    .set_domain_validation_options(Some(vec![]))
+                    .updated_at(DateTime::from_secs(NOW - DAY))
+                    .build()
+                    .unwrap(),
+            )
+            .build(),
+        );
+        let healthy = describe(
+            "arn:healthy",
+            detail(
+                "arn:healthy",
+                "www.example.com",
+                CertificateType::AmazonIssued,
+                200,
+            )
+            .in_use_by("arn:cloudfront")
+            .renewal_eligibility(RenewalEligibility::Eligible)
+            .build(),
+        );
+        let broken = mock!(Client::describe_certificate)
+            .match_requests(|r| r.certificate_arn() == Some("arn:broken"))
+            .then_error(|| DescribeCertificateError::unhandled("ThrottlingException: slow down"));
+        let renew = mock!(Client::renew_certificate)
+            .match_requests(|r| r.certificate_arn() == Some("arn:private"))
+            .then_output(|| RenewCertificateOutput::builder().build());
+        let client = mock_client!(
+            aws_sdk_acm,
+            RuleMode::MatchAny,
+            [&list, &private, &stuck, &healthy, &broken, &renew],
+            |c| c.retry_config(aws_sdk_acm::config::retry::RetryConfig::disabled())
+        );
+        (
+            Scanner {
+                inventory: AcmInventory::new(client),
+                settings: settings(renew_private),
+            },
+            renew,
+        )
+    }
+
+    #[tokio::test]
+    async fn a_scan_assesses_renews_and_alerts_on_what_moto_cannot_show() {
+        let (scanner, renew) = scanner(true);
+        let (report, alerts) = scanner.scan(NOW, "acm-certificate-expiry").await.unwrap();
+        assert_eq!(report.certificates, 4);
+        assert_eq!(report.describe_errors, 1);
+        assert_eq!(
+            report.standings,
+            BTreeMap::from([("expiring", 2), ("healthy", 1)])
+        );
+        assert_eq!((report.renewals_requested, renew.num_calls()), (1, 1));
+        // One list page, four descriptions, one renewal.
+        assert_eq!(report.acm_calls, 6);
+
+        let titles: Vec<(&str, &str, &str)> = alerts
+            .iter()
+            .map(|a| (a.kind, a.severity.as_str(), a.title.as_str()))
+            .collect();
+        assert_eq!(
+            titles,
+            [
+                (
+                    "certificate-expiring",
+                    "warning",
+                    "Certificate internal.example.com expires in 14 days (2026-12-06)"
+                ),
+                (
+                    "certificate-expiring",
+                    "error",
+                    "Certificate shop.example.com expires in 7 days (2026-11-29)"
+                ),
+                (
+                    "certificate-scan-digest",
+                    "error",
+                    "Certificate scan of eu-west-1: 2 certificate(s) need attention"
+                ),
+            ]
+        );
+        assert!(alerts[0].summary.contains("requested its renewal"));
+        assert!(alerts[1].summary.contains("in use by 1 resource"));
+        assert!(alerts[1].summary.contains("waiting for domain validation"));
+        assert!(alerts.iter().all(|a| a.attributes["trigger"] == "scan"));
+    }
+
+    #[tokio::test]
+    async fn private_renewal_is_off_unless_enabled() {
+        let (scanner, renew) = scanner(false);
+        let (report, alerts) = scanner.scan(NOW, "f").await.unwrap();
+        assert_eq!((report.renewals_requested, renew.num_calls()), (0, 0));
+        assert!(!alerts[0].summary.contains("requested its renewal"));
+        assert!(alerts[0]
+            .action
+            .as_deref()
+            .unwrap()
+            .contains("RENEW_PRIVATE_CERTIFICATES=true"));
+    }
+
+    #[test]
+    fn settings_have_documented_defaults_and_limits() {
+        let env = Env::from_pairs([("AWS_REGION", "eu-west-1")]);
+        let settings = Settings::from_env(&env).unwrap();
+        assert_eq!(settings.thresholds, Thresholds::default());
+        assert!(!settings.renew_private);
+        assert_eq!(settings.concurrency, 8);
+        let env = Env::from_pairs([("AWS_REGION", "eu-west-1"), ("SCAN_CONCURRENCY", "0")]);
+        assert!(matches!(
+            Settings::from_env(&env),
+            Err(ConfigError::Invalid {
+                name: "SCAN_CONCURRENCY",
+                ..
+            })
+        ));
+        assert!(matches!(
+            Settings::from_env(&Env::default()),
+            Err(ConfigError::Missing { name: "AWS_REGION" })
+        ));
+    }
+}
