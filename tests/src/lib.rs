@@ -2,6 +2,7 @@
 //! moto server. Used by the tests in `tests/tests/`, the local demo and the benchmark.
 
 pub mod binaries;
+pub mod certificates;
 pub mod inbox;
 pub mod moto;
 pub mod rotation;

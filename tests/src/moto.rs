@@ -69,9 +69,15 @@ impl Moto {
 
     /// The environment a function needs to talk to this moto: dummy credentials, never real ones.
     pub fn function_env(&self) -> Vec<(String, String)> {
+        self.function_env_in(REGION)
+    }
+
+    /// [`Moto::function_env`] in another region: moto keeps each region apart, so tests that
+    /// scan a whole region each use their own.
+    pub fn function_env_in(&self, region: &str) -> Vec<(String, String)> {
         [
             ("AWS_ENDPOINT_URL", self.endpoint()),
-            ("AWS_REGION", REGION.to_owned()),
+            ("AWS_REGION", region.to_owned()),
             ("AWS_ACCESS_KEY_ID", "testing".to_owned()),
             ("AWS_SECRET_ACCESS_KEY", "testing".to_owned()),
         ]
@@ -81,9 +87,13 @@ impl Moto {
     }
 
     pub async fn sdk_config(&self) -> aws_config::SdkConfig {
+        self.sdk_config_in(REGION).await
+    }
+
+    pub async fn sdk_config_in(&self, region: &str) -> aws_config::SdkConfig {
         aws_config::defaults(aws_config::BehaviorVersion::latest())
             .endpoint_url(self.endpoint())
-            .region(aws_config::Region::new(REGION))
+            .region(aws_config::Region::new(region.to_owned()))
             .credentials_provider(Credentials::new("testing", "testing", None, None, "e2e"))
             .load()
             .await

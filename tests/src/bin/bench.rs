@@ -1,17 +1,24 @@
-//! The benchmark: cold start, time per rotation step and per full rotation, peak memory and
-//! package size of a rotation function, run through the Lambda Runtime API against moto.
+//! The benchmark: for each function, cold start, time per invocation, peak memory and package
+//! size, run through the Lambda Runtime API against moto.
 //! Usage: bench <function-name> <bootstrap binary> <bootstrap.zip> (infra/bench.sh passes them).
 
+use e2e::certificates::{import, now, self_signed, Key, DAY};
 use e2e::inbox::AlertInbox;
 use e2e::moto::{unique_name, Moto};
 use e2e::rotation::{fresh_token, rotation_event, start_rotation, STEPS};
 use e2e::runtime::{FunctionProcess, Invocation};
 use e2e::Result;
-use std::path::PathBuf;
+use futures_util::stream::{self, StreamExt, TryStreamExt};
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 const COLD_STARTS: usize = 10;
 const WARM_ROTATIONS: usize = 50;
+const SCANNED_CERTIFICATES: usize = 1000;
+
+/// One row of the printed table: measure, median (or value), max, runs.
+type Row = (String, String, String, String);
 
 #[tokio::main]
 async fn main() -> Result<()> {
@@ -22,17 +29,39 @@ async fn main() -> Result<()> {
     let binary = PathBuf::from(binary);
     let moto = Moto::start()?;
     let sdk = moto.sdk_config().await;
-    let sm = aws_sdk_secretsmanager::Client::new(&sdk);
     let (topic_arn, _inbox) = AlertInbox::create(&sdk, "bench-alerts").await?;
     let mut env = moto.function_env();
     env.push(("ALERT_TOPIC_ARN".into(), topic_arn));
+    let mut rows = match name.as_str() {
+        "generic-secret-rotation" => rotation_rows(&sdk, &binary, &env).await?,
+        "acm-certificate-expiry" => scan_rows(&sdk, &binary, &env).await?,
+        other => return Err(format!("no benchmark for {other}").into()),
+    };
+    rows.push(size_row("bootstrap binary", &binary)?);
+    rows.push(size_row("deployment zip", Path::new(zip))?);
 
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    println!("\nBenchmark of {name} ({cores} cores; AWS = moto server on loopback)\n");
+    println!("| measure | median | max | runs |");
+    println!("|---|---|---|---|");
+    for (measure, median, max, runs) in rows {
+        println!("| {measure} | {median} | {max} | {runs} |");
+    }
+    Ok(())
+}
+
+async fn rotation_rows(
+    sdk: &aws_config::SdkConfig,
+    binary: &Path,
+    env: &[(String, String)],
+) -> Result<Vec<Row>> {
+    let sm = aws_sdk_secretsmanager::Client::new(sdk);
     // Cold start: process start to the first response, the first step of a real rotation.
     let mut cold = Vec::new();
     let mut cold_peak_kib = 0;
     for _ in 0..COLD_STARTS {
         let (arn, token) = new_rotation(&sm).await?;
-        let mut function = FunctionProcess::start(&binary, &env).await?;
+        let mut function = FunctionProcess::start(binary, env).await?;
         expect_ok(
             function
                 .invoke(&rotation_event("createSecret", &arn, &token))
@@ -41,9 +70,8 @@ async fn main() -> Result<()> {
         cold.push(function.started().elapsed());
         cold_peak_kib = cold_peak_kib.max(peak_rss_kib(&function)?);
     }
-
     // Warm: full rotations on one process.
-    let mut function = FunctionProcess::start(&binary, &env).await?;
+    let mut function = FunctionProcess::start(binary, env).await?;
     let mut per_step: Vec<Vec<Duration>> = vec![Vec::new(); STEPS.len()];
     let mut full = Vec::new();
     for _ in 0..WARM_ROTATIONS {
@@ -56,50 +84,20 @@ async fn main() -> Result<()> {
         }
         full.push(rotation_started.elapsed());
     }
-    let warm_peak_kib = peak_rss_kib(&function)?;
-    let zip_bytes = std::fs::metadata(zip)?.len();
-    let binary_bytes = std::fs::metadata(&binary)?.len();
-
-    println!(
-        "Benchmark of {name} ({} cores; AWS = moto server on loopback)\n",
-        std::thread::available_parallelism().map_or(0, |n| n.get())
-    );
-    println!("| measure | median | max | runs |");
-    println!("|---|---|---|---|");
-    println!(
-        "| cold start: process start to first response (createSecret) | {} | {} | {COLD_STARTS} |",
-        ms(median(&cold)),
-        ms(max(&cold))
-    );
+    let mut rows = vec![timing_row(
+        "cold start: process start to first response (createSecret)",
+        &cold,
+    )];
     for (step, times) in STEPS.iter().zip(&per_step) {
-        println!(
-            "| warm {step} | {} | {} | {WARM_ROTATIONS} |",
-            ms(median(times)),
-            ms(max(times))
-        );
+        rows.push(timing_row(&format!("warm {step}"), times));
     }
-    println!(
-        "| warm full rotation (4 steps) | {} | {} | {WARM_ROTATIONS} |",
-        ms(median(&full)),
-        ms(max(&full))
-    );
-    println!(
-        "| peak RSS, cold process | {:.1} MB | | |",
-        cold_peak_kib as f64 / 1024.0
-    );
-    println!(
-        "| peak RSS, after {WARM_ROTATIONS} rotations | {:.1} MB | | |",
-        warm_peak_kib as f64 / 1024.0
-    );
-    println!(
-        "| bootstrap binary | {:.2} MB | | |",
-        binary_bytes as f64 / 1_048_576.0
-    );
-    println!(
-        "| deployment zip | {:.2} MB | | |",
-        zip_bytes as f64 / 1_048_576.0
-    );
-    Ok(())
+    rows.push(timing_row("warm full rotation (4 steps)", &full));
+    rows.push(memory_row("peak RSS, cold process", cold_peak_kib));
+    rows.push(memory_row(
+        &format!("peak RSS, after {WARM_ROTATIONS} rotations"),
+        peak_rss_kib(&function)?,
+    ));
+    Ok(rows)
 }
 
 /// A new secret with a rotation started on it: (ARN, token).
@@ -117,9 +115,101 @@ async fn new_rotation(sm: &aws_sdk_secretsmanager::Client) -> Result<(String, St
     Ok((arn, token))
 }
 
-fn expect_ok(result: Invocation) -> Result<()> {
+async fn scan_rows(
+    sdk: &aws_config::SdkConfig,
+    binary: &Path,
+    env: &[(String, String)],
+) -> Result<Vec<Row>> {
+    let acm = aws_sdk_acm::Client::new(sdk);
+    let start = now();
+    // Expiry spread over 400 days: some on threshold days, most healthy, like a real account.
+    stream::iter(0..SCANNED_CERTIFICATES)
+        .map(|i| {
+            let acm = acm.clone();
+            async move {
+                let name = format!("host-{i}.bench.example.com");
+                let certificate = self_signed(
+                    &[&name],
+                    Key::EcP256,
+                    start + (1 + (i as i64 % 400)) * DAY + 3600,
+                )?;
+                import(&acm, &certificate).await
+            }
+        })
+        .buffer_unordered(8)
+        .try_collect::<Vec<String>>()
+        .await?;
+    let scheduled = json!({
+        "version": "0", "id": "bench", "detail-type": "Scheduled Event", "source": "aws.events",
+        "account": "123456789012", "time": "2026-11-22T08:00:00Z", "region": "us-east-1",
+        "resources": ["arn:aws:events:us-east-1:123456789012:rule/daily-scan"], "detail": {}
+    });
+
+    let mut rows = Vec::new();
+    let mut function = FunctionProcess::start(binary, env).await?;
+    let report = expect_ok(function.invoke(&scheduled).await?)?;
+    rows.push(timing_row(
+        &format!("cold scan of {SCANNED_CERTIFICATES} certificates (process start to response)"),
+        &[function.started().elapsed()],
+    ));
+    let mut warm = Vec::new();
+    for _ in 0..3 {
+        let started = Instant::now();
+        expect_ok(function.invoke(&scheduled).await?)?;
+        warm.push(started.elapsed());
+    }
+    rows.push(timing_row(
+        &format!("warm scan of {SCANNED_CERTIFICATES} certificates, SCAN_CONCURRENCY=8"),
+        &warm,
+    ));
+
+    let mut sequential_env = env.to_vec();
+    sequential_env.push(("SCAN_CONCURRENCY".into(), "1".into()));
+    let mut sequential = FunctionProcess::start(binary, &sequential_env).await?;
+    expect_ok(sequential.invoke(&scheduled).await?)?;
+    let mut one_at_a_time = Vec::new();
+    for _ in 0..3 {
+        let started = Instant::now();
+        expect_ok(sequential.invoke(&scheduled).await?)?;
+        one_at_a_time.push(started.elapsed());
+    }
+    rows.push(timing_row(
+        &format!("warm scan of {SCANNED_CERTIFICATES} certificates, SCAN_CONCURRENCY=1"),
+        &one_at_a_time,
+    ));
+    let speedup =
+        median(&one_at_a_time).as_secs_f64() / median(&warm).as_secs_f64().max(f64::EPSILON);
+    rows.push((
+        "speed-up of concurrency 8 over 1 (medians)".into(),
+        format!("{speedup:.1}x"),
+        String::new(),
+        String::new(),
+    ));
+
+    let certificates = report["certificates"].as_u64().unwrap_or(0).max(1) as f64;
+    let calls = report["acm_calls"].as_u64().unwrap_or(0) as f64;
+    rows.push((
+        "ACM API calls per certificate".into(),
+        format!("{:.3}", calls / certificates),
+        String::new(),
+        String::new(),
+    ));
+    rows.push((
+        "alerts sent per scan".into(),
+        report["alerts_sent"].to_string(),
+        String::new(),
+        String::new(),
+    ));
+    rows.push(memory_row(
+        "peak RSS, after 4 scans",
+        peak_rss_kib(&function)?,
+    ));
+    Ok(rows)
+}
+
+fn expect_ok(result: Invocation) -> Result<Value> {
     match result {
-        Invocation::Response(_) => Ok(()),
+        Invocation::Response(value) => Ok(value),
         Invocation::Error {
             error_type,
             error_message,
@@ -138,14 +228,39 @@ fn peak_rss_kib(function: &FunctionProcess) -> Result<u64> {
     Ok(line.split_whitespace().nth(1).ok_or("bad VmHWM")?.parse()?)
 }
 
+fn timing_row(measure: &str, times: &[Duration]) -> Row {
+    let max = times.iter().max().copied().unwrap_or_default();
+    (
+        measure.to_owned(),
+        ms(median(times)),
+        ms(max),
+        times.len().to_string(),
+    )
+}
+
+fn memory_row(measure: &str, kib: u64) -> Row {
+    (
+        measure.to_owned(),
+        format!("{:.1} MB", kib as f64 / 1024.0),
+        String::new(),
+        String::new(),
+    )
+}
+
+fn size_row(measure: &str, path: &Path) -> Result<Row> {
+    let bytes = std::fs::metadata(path)?.len();
+    Ok((
+        measure.to_owned(),
+        format!("{:.2} MB", bytes as f64 / 1_048_576.0),
+        String::new(),
+        String::new(),
+    ))
+}
+
 fn median(times: &[Duration]) -> Duration {
     let mut sorted = times.to_vec();
     sorted.sort();
     sorted.get(sorted.len() / 2).copied().unwrap_or_default()
-}
-
-fn max(times: &[Duration]) -> Duration {
-    times.iter().max().copied().unwrap_or_default()
 }
 
 fn ms(duration: Duration) -> String {

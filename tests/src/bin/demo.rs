@@ -1,8 +1,10 @@
 //! The local demo: starts moto, creates sample secrets, rotates them through the real function
 //! binary over the Lambda Runtime API, shows versions and stages before and after (values
-//! masked), then forces a failure and shows the alert that was published.
+//! masked), then forces a failure and shows the alert that was published. Then imports
+//! certificates with different expiry dates and shows the alerts the daily scan sends.
 
 use e2e::binaries::function_binary;
+use e2e::certificates::{import, now, self_signed, Key, DAY};
 use e2e::inbox::AlertInbox;
 use e2e::moto::Moto;
 use e2e::rotation::{fresh_token, rotation_event, snapshot, start_rotation, SecretSnapshot, STEPS};
@@ -12,25 +14,45 @@ use serde_json::{json, Value};
 use std::time::Instant;
 
 const FUNCTION: &str = "generic-secret-rotation";
+const CERTIFICATE_FUNCTION: &str = "acm-certificate-expiry";
 
 #[tokio::main]
 async fn main() -> Result<()> {
     let moto = Moto::start()?;
     println!("Local AWS: moto server at {}", moto.endpoint());
     let sdk = moto.sdk_config().await;
-    let sm = aws_sdk_secretsmanager::Client::new(&sdk);
     let (topic_arn, inbox) = AlertInbox::create(&sdk, "credential-alerts").await?;
     println!("Alert topic: {topic_arn}");
     let mut env = moto.function_env();
     env.push(("ALERT_TOPIC_ARN".into(), topic_arn.clone()));
-    let mut function = FunctionProcess::start(&function_binary(FUNCTION)?, &env).await?;
+    let (rotated, rotation_alerts) = rotation_demo(&moto, &sdk, &env, &topic_arn, &inbox).await?;
+    let certificate_alerts = certificate_demo(&sdk, &env, &inbox).await?;
+    println!(
+        "\nSummary: rotated {} secrets ({}); {} rotation alert(s) and {} certificate alert(s) sent.",
+        rotated.len(),
+        rotated.join(", "),
+        rotation_alerts,
+        certificate_alerts
+    );
+    Ok(())
+}
+
+async fn rotation_demo(
+    moto: &Moto,
+    sdk: &aws_config::SdkConfig,
+    env: &[(String, String)],
+    topic_arn: &str,
+    inbox: &AlertInbox,
+) -> Result<(Vec<&'static str>, usize)> {
+    let sm = aws_sdk_secretsmanager::Client::new(sdk);
+    let mut function = FunctionProcess::start(&function_binary(FUNCTION)?, env).await?;
     println!("Function: {FUNCTION}, running through the Lambda Runtime API\n");
 
     let samples = [
         ("demo/payments-api", json!({"client_id": "payments-web", "password": "initial-Passw0rd-2019", "endpoint": "https://payments.internal"}).to_string()),
         ("demo/webhook-signing-key", "whsec-initial-signing-key".to_owned()),
     ];
-    let mut rotated = Vec::new();
+    let mut rotated: Vec<&'static str> = Vec::new();
     for (name, value) in &samples {
         let arn = sm
             .create_secret()
@@ -100,7 +122,7 @@ async fn main() -> Result<()> {
             alert.attributes
         );
     }
-    if let Some((_, message)) = moto.published(&topic_arn)?.last() {
+    if let Some((_, message)) = moto.published(topic_arn)?.last() {
         println!(
             "\n-- what an email subscriber reads --\n{}",
             message["email"].as_str().unwrap_or_default()
@@ -111,13 +133,79 @@ async fn main() -> Result<()> {
             serde_json::to_string_pretty(&document)?
         );
     }
-    println!(
-        "\nSummary: rotated {} secrets ({}); {} alert(s) sent.",
-        rotated.len(),
-        rotated.join(", "),
-        alerts.len()
-    );
-    Ok(())
+    Ok((rotated, alerts.len()))
+}
+
+async fn certificate_demo(
+    sdk: &aws_config::SdkConfig,
+    env: &[(String, String)],
+    inbox: &AlertInbox,
+) -> Result<usize> {
+    println!("\n== Certificates: importing four, then running the daily scan");
+    let acm = aws_sdk_acm::Client::new(sdk);
+    let start = now();
+    let samples = [
+        (
+            "shop.example.com",
+            Key::Rsa2048,
+            start + 14 * DAY + 3600,
+            "expires in 14 days (a threshold day)",
+        ),
+        (
+            "api.example.com",
+            Key::EcP256,
+            start + 3 * DAY + 3600,
+            "expires in 3 days (a threshold day), EC key",
+        ),
+        (
+            "www.example.com",
+            Key::Rsa2048,
+            start + 200 * DAY,
+            "expires in 200 days",
+        ),
+        (
+            "legacy.example.com",
+            Key::EcP256,
+            start + 3,
+            "expires in 3 seconds",
+        ),
+    ];
+    for (name, key, not_after, note) in samples {
+        import(&acm, &self_signed(&[name], key, not_after)?).await?;
+        println!("  imported {name:<20} {note}");
+    }
+    tokio::time::sleep(std::time::Duration::from_secs(4)).await;
+    let mut function = FunctionProcess::start(&function_binary(CERTIFICATE_FUNCTION)?, env).await?;
+    let scheduled = json!({
+        "version": "0", "id": "demo", "detail-type": "Scheduled Event", "source": "aws.events",
+        "account": "123456789012", "time": "2026-11-22T08:00:00Z", "region": "us-east-1",
+        "resources": ["arn:aws:events:us-east-1:123456789012:rule/daily-scan"], "detail": {}
+    });
+    let report = match function.invoke(&scheduled).await? {
+        Invocation::Response(report) => report,
+        Invocation::Error {
+            error_type,
+            error_message,
+        } => return Err(format!("scan failed: {error_type}: {error_message}").into()),
+    };
+    println!("  scan report: {report}");
+    let alerts = inbox.drain().await?;
+    println!("\n== Alerts the scan sent: {}", alerts.len());
+    for alert in &alerts {
+        println!("  {}", alert.subject);
+    }
+    if let Some(digest) = alerts
+        .iter()
+        .find(|a| a.attributes.get("kind").map(String::as_str) == Some("certificate-scan-digest"))
+    {
+        let document = digest.document()?;
+        println!(
+            "\n-- the digest --\n{}\n{}",
+            document["title"].as_str().unwrap_or(""),
+            document["summary"].as_str().unwrap_or("")
+        );
+    }
+    Ok(alerts.len())
 }
 
 /// Versions and stages, with every value masked: the demo shows that values changed, never them.
