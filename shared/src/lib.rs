@@ -14,4 +14,5 @@ pub mod logging;
 pub mod password;
 pub mod rotation;
 pub mod secret;
+pub mod startup;
 pub mod time;

@@ -16,3 +16,38 @@ pub fn workspace_root() -> std::path::PathBuf {
 
 pub type Error = Box<dyn std::error::Error + Send + Sync>;
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What a function under test needs around it: moto in one region, an alert topic with a queue
+/// reading it, and the function's environment pointing at both.
+pub struct TestEnvironment {
+    pub sdk: aws_config::SdkConfig,
+    pub inbox: inbox::AlertInbox,
+    pub topic_arn: String,
+    pub env: Vec<(String, String)>,
+}
+
+impl TestEnvironment {
+    pub async fn new(moto: &moto::Moto, region: &str, extra_env: &[(&str, &str)]) -> Result<Self> {
+        let sdk = moto.sdk_config_in(region).await;
+        let (topic_arn, inbox) =
+            inbox::AlertInbox::create(&sdk, &moto::unique_name("alerts")).await?;
+        let mut env = moto.function_env_in(region);
+        env.push(("ALERT_TOPIC_ARN".into(), topic_arn.clone()));
+        env.extend(
+            extra_env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string())),
+        );
+        Ok(Self {
+            sdk,
+            inbox,
+            topic_arn,
+            env,
+        })
+    }
+
+    /// Starts the workspace's build of `function` in this environment.
+    pub async fn start(&self, function: &str) -> Result<runtime::FunctionProcess> {
+        runtime::FunctionProcess::start(&binaries::function_binary(function)?, &self.env).await
+    }
+}

@@ -1,12 +1,11 @@
 //! The ACM certificate expiry function, end to end: real certificates imported into moto's ACM,
 //! the real binary run through the Lambda Runtime API, alerts read back from SNS.
 
-use e2e::binaries::function_binary;
 use e2e::certificates::{import, now, self_signed, Key, DAY};
 use e2e::inbox::{AlertInbox, ReceivedAlert};
-use e2e::moto::{unique_name, Moto};
+use e2e::moto::Moto;
 use e2e::runtime::{FunctionProcess, Invocation};
-use e2e::workspace_root;
+use e2e::{workspace_root, TestEnvironment};
 use serde_json::{json, Value};
 
 const FUNCTION: &str = "acm-certificate-expiry";
@@ -19,23 +18,13 @@ struct Setup {
 
 async fn setup(region: &str, extra_env: &[(&str, &str)]) -> Setup {
     let moto = Moto::shared().expect("moto");
-    let sdk = moto.sdk_config_in(region).await;
-    let (topic_arn, inbox) = AlertInbox::create(&sdk, &unique_name("alerts"))
+    let environment = TestEnvironment::new(moto, region, extra_env)
         .await
-        .expect("alert topic");
-    let mut env = moto.function_env_in(region);
-    env.push(("ALERT_TOPIC_ARN".into(), topic_arn));
-    env.extend(
-        extra_env
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string())),
-    );
-    let function = FunctionProcess::start(&function_binary(FUNCTION).expect("binary"), &env)
-        .await
-        .expect("start");
+        .expect("environment");
+    let function = environment.start(FUNCTION).await.expect("start");
     Setup {
-        acm: aws_sdk_acm::Client::new(&sdk),
-        inbox,
+        acm: aws_sdk_acm::Client::new(&environment.sdk),
+        inbox: environment.inbox,
         function,
     }
 }

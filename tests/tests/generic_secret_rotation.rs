@@ -3,11 +3,12 @@
 
 use e2e::binaries::function_binary;
 use e2e::inbox::{AlertInbox, ReceivedAlert};
-use e2e::moto::{unique_name, Moto};
+use e2e::moto::{unique_name, Moto, REGION};
 use e2e::rotation::{
     rotation_event, secret_values, snapshot, staged_value, start_rotation, SecretSnapshot, STEPS,
 };
 use e2e::runtime::{FunctionProcess, Invocation};
+use e2e::TestEnvironment;
 use serde_json::{json, Value};
 
 const FUNCTION: &str = "generic-secret-rotation";
@@ -20,23 +21,13 @@ struct Setup {
 
 async fn setup_with(extra_env: &[(&str, &str)]) -> Setup {
     let moto = Moto::shared().expect("moto");
-    let sdk = moto.sdk_config().await;
-    let (topic_arn, inbox) = AlertInbox::create(&sdk, &unique_name("alerts"))
+    let environment = TestEnvironment::new(moto, REGION, extra_env)
         .await
-        .expect("alert topic");
-    let mut env = moto.function_env();
-    env.push(("ALERT_TOPIC_ARN".into(), topic_arn));
-    env.extend(
-        extra_env
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string())),
-    );
-    let function = FunctionProcess::start(&function_binary(FUNCTION).expect("binary"), &env)
-        .await
-        .expect("start");
+        .expect("environment");
+    let function = environment.start(FUNCTION).await.expect("start");
     Setup {
-        sm: aws_sdk_secretsmanager::Client::new(&sdk),
-        inbox,
+        sm: aws_sdk_secretsmanager::Client::new(&environment.sdk),
+        inbox: environment.inbox,
         function,
     }
 }
@@ -56,6 +47,15 @@ impl Setup {
             .await
             .expect("create secret");
         created.arn.expect("arn")
+    }
+
+    /// A new secret whose rotation to version `TOKEN` has started (rotation enabled or not).
+    async fn rotating_secret(&self, value: &str, rotation_enabled: bool) -> String {
+        let arn = self.create_secret(value).await;
+        start_rotation(&self.sm, &arn, TOKEN, rotation_enabled)
+            .await
+            .expect("start rotation");
+        arn
     }
 
     async fn invoke(&mut self, step: &str, arn: &str, token: &str) -> Invocation {
@@ -178,8 +178,7 @@ async fn a_json_secret_rotates_only_its_password_and_finishes_with_clean_labels(
 #[tokio::test]
 async fn a_plain_secret_is_regenerated_whole_with_the_configured_policy() {
     let mut s = setup_with(&[("PASSWORD_LENGTH", "48"), ("EXCLUDE_PUNCTUATION", "true")]).await;
-    let arn = s.create_secret("plain-token-before-rotation").await;
-    start_rotation(&s.sm, &arn, TOKEN, true).await.unwrap();
+    let arn = s.rotating_secret("plain-token-before-rotation", true).await;
     s.run_steps(&STEPS, &arn, TOKEN).await;
     let current = staged_value(&s.sm, &arn, "AWSCURRENT").await.unwrap();
     assert_eq!(current.chars().count(), 48);
@@ -196,9 +195,11 @@ async fn a_plain_secret_is_regenerated_whole_with_the_configured_policy() {
 async fn each_step_invoked_twice_leaves_the_same_state_as_once() {
     let mut s = setup().await;
     let arn = s
-        .create_secret(r#"{"username":"app","password":"Original-Passw0rd-123"}"#)
+        .rotating_secret(
+            r#"{"username":"app","password":"Original-Passw0rd-123"}"#,
+            true,
+        )
         .await;
-    start_rotation(&s.sm, &arn, TOKEN, true).await.unwrap();
     let repeat_outcomes = [
         "pending-already-stored",
         "pending-set",
@@ -255,8 +256,7 @@ async fn a_rotation_interrupted_after_any_step_completes_when_started_again() {
 #[tokio::test]
 async fn a_finish_that_crashed_between_its_two_label_changes_completes_on_retry() {
     let mut s = setup().await;
-    let arn = s.create_secret("plain-token-before-rotation").await;
-    start_rotation(&s.sm, &arn, TOKEN, true).await.unwrap();
+    let arn = s.rotating_secret("plain-token-before-rotation", true).await;
     s.run_steps(&STEPS[..3], &arn, TOKEN).await;
     let old_version = s
         .snapshot(&arn)
@@ -319,23 +319,29 @@ struct BadInput {
 async fn bad_input_gets_a_specific_error_and_changes_nothing() {
     let mut s = setup().await;
     let arn = s
-        .create_secret(r#"{"username":"app","password":"Original-Passw0rd-123"}"#)
+        .rotating_secret(
+            r#"{"username":"app","password":"Original-Passw0rd-123"}"#,
+            true,
+        )
         .await;
-    start_rotation(&s.sm, &arn, TOKEN, true).await.unwrap();
     let disabled = s
-        .create_secret(r#"{"username":"app","password":"Original-Passw0rd-123"}"#)
+        .rotating_secret(
+            r#"{"username":"app","password":"Original-Passw0rd-123"}"#,
+            false,
+        )
         .await;
-    start_rotation(&s.sm, &disabled, TOKEN, false)
-        .await
-        .unwrap();
     let no_field = s
-        .create_secret(r#"{"username":"app","token":"Original-Passw0rd-123"}"#)
+        .rotating_secret(
+            r#"{"username":"app","token":"Original-Passw0rd-123"}"#,
+            true,
+        )
         .await;
-    start_rotation(&s.sm, &no_field, TOKEN, true).await.unwrap();
     let not_json = s
-        .create_secret(r#"{"username":"app","password":"Original-Passw0rd-123""#)
+        .rotating_secret(
+            r#"{"username":"app","password":"Original-Passw0rd-123""#,
+            true,
+        )
         .await;
-    start_rotation(&s.sm, &not_json, TOKEN, true).await.unwrap();
     let missing = arn.replace(":secret:", ":secret:does-not-exist-");
 
     let without = |field: &str| {
@@ -499,8 +505,7 @@ async fn bad_input_gets_a_specific_error_and_changes_nothing() {
 #[tokio::test]
 async fn a_token_already_current_succeeds_at_every_step_without_change() {
     let mut s = setup().await;
-    let arn = s.create_secret("plain-token-before-rotation").await;
-    start_rotation(&s.sm, &arn, TOKEN, true).await.unwrap();
+    let arn = s.rotating_secret("plain-token-before-rotation", true).await;
     s.run_steps(&STEPS, &arn, TOKEN).await;
     let finished = s.snapshot(&arn).await;
     for step in STEPS {
@@ -515,9 +520,11 @@ async fn a_token_already_current_succeeds_at_every_step_without_change() {
 async fn a_failed_step_publishes_exactly_one_readable_and_filterable_alert() {
     let mut s = setup().await;
     let arn = s
-        .create_secret(r#"{"username":"app","token":"Original-Passw0rd-123"}"#)
+        .rotating_secret(
+            r#"{"username":"app","token":"Original-Passw0rd-123"}"#,
+            true,
+        )
         .await;
-    start_rotation(&s.sm, &arn, TOKEN, true).await.unwrap();
     let result = s.invoke("createSecret", &arn, TOKEN).await;
     assert_eq!(result.error_type(), Some("RotationTargetError"));
 

@@ -11,28 +11,20 @@ mod handler;
 
 use handler::{CertificateExpiry, Settings};
 use lambda_runtime::service_fn;
-use shared::alert::{topic_arn_from_env, SnsAlerts};
+use shared::alert::SnsAlerts;
 use shared::certificates::acm::AcmInventory;
-use shared::config::Env;
 
+// One invocation at a time per instance; the scan's concurrency is I/O on this one thread.
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    shared::logging::init();
-    let env = Env::from_process();
-    let settings =
-        Settings::from_env(&env).and_then(|settings| Ok((settings, topic_arn_from_env(&env)?)));
-    let (settings, topic_arn) = match settings {
-        Ok(settings) => settings,
-        Err(error) => {
-            tracing::error!(%error, "invalid configuration; the function cannot start");
-            return Err(error.into());
-        }
-    };
-    let sdk = shared::aws::load_sdk_config().await;
+    let started = shared::startup::start(Settings::from_env).await?;
     let function = CertificateExpiry::new(
-        AcmInventory::new(aws_sdk_acm::Client::new(&sdk)),
-        SnsAlerts::new(aws_sdk_sns::Client::new(&sdk), topic_arn),
-        settings,
+        AcmInventory::new(aws_sdk_acm::Client::new(&started.sdk)),
+        SnsAlerts::new(
+            aws_sdk_sns::Client::new(&started.sdk),
+            started.alert_topic_arn,
+        ),
+        started.settings,
     );
     lambda_runtime::run(service_fn(|event| function.handle(event))).await
 }

@@ -11,32 +11,23 @@ mod handler;
 
 use handler::GenericSecret;
 use lambda_runtime::service_fn;
-use shared::alert::{topic_arn_from_env, SnsAlerts};
-use shared::config::Env;
+use shared::alert::SnsAlerts;
 use shared::rotation::{RotationFunction, Rotator, SecretsManagerStore};
 
 // One invocation at a time per instance: a single-threaded runtime starts faster and uses less
 // memory than the multi-threaded one.
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    shared::logging::init();
-    let env = Env::from_process();
-    let settings =
-        GenericSecret::from_env(&env).and_then(|target| Ok((target, topic_arn_from_env(&env)?)));
-    let (target, topic_arn) = match settings {
-        Ok(settings) => settings,
-        Err(error) => {
-            tracing::error!(%error, "invalid configuration; the function cannot start");
-            return Err(error.into());
-        }
-    };
-    let sdk = shared::aws::load_sdk_config().await;
+    let started = shared::startup::start(GenericSecret::from_env).await?;
     let function = RotationFunction::new(
         Rotator::new(
-            SecretsManagerStore::new(aws_sdk_secretsmanager::Client::new(&sdk)),
-            target,
+            SecretsManagerStore::new(aws_sdk_secretsmanager::Client::new(&started.sdk)),
+            started.settings,
         ),
-        SnsAlerts::new(aws_sdk_sns::Client::new(&sdk), topic_arn),
+        SnsAlerts::new(
+            aws_sdk_sns::Client::new(&started.sdk),
+            started.alert_topic_arn,
+        ),
     );
     lambda_runtime::run(service_fn(|event| function.handle(event))).await
 }

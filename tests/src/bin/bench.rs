@@ -3,11 +3,10 @@
 //! Usage: bench <function-name> <bootstrap binary> <bootstrap.zip> (infra/bench.sh passes them).
 
 use e2e::certificates::{import, now, self_signed, Key, DAY};
-use e2e::inbox::AlertInbox;
-use e2e::moto::{unique_name, Moto};
+use e2e::moto::{unique_name, Moto, REGION};
 use e2e::rotation::{fresh_token, rotation_event, start_rotation, STEPS};
 use e2e::runtime::{FunctionProcess, Invocation};
-use e2e::Result;
+use e2e::{Result, TestEnvironment};
 use futures_util::stream::{self, StreamExt, TryStreamExt};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
@@ -28,13 +27,11 @@ async fn main() -> Result<()> {
     };
     let binary = PathBuf::from(binary);
     let moto = Moto::start()?;
-    let sdk = moto.sdk_config().await;
-    let (topic_arn, _inbox) = AlertInbox::create(&sdk, "bench-alerts").await?;
-    let mut env = moto.function_env();
-    env.push(("ALERT_TOPIC_ARN".into(), topic_arn));
+    let environment = TestEnvironment::new(&moto, REGION, &[]).await?;
+    let (sdk, env) = (&environment.sdk, &environment.env);
     let mut rows = match name.as_str() {
-        "generic-secret-rotation" => rotation_rows(&sdk, &binary, &env).await?,
-        "acm-certificate-expiry" => scan_rows(&sdk, &binary, &env).await?,
+        "generic-secret-rotation" => rotation_rows(sdk, &binary, env).await?,
+        "acm-certificate-expiry" => scan_rows(sdk, &binary, env).await?,
         other => return Err(format!("no benchmark for {other}").into()),
     };
     rows.push(size_row("bootstrap binary", &binary)?);

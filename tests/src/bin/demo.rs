@@ -3,13 +3,11 @@
 //! masked), then forces a failure and shows the alert that was published. Then imports
 //! certificates with different expiry dates and shows the alerts the daily scan sends.
 
-use e2e::binaries::function_binary;
 use e2e::certificates::{import, now, self_signed, Key, DAY};
-use e2e::inbox::AlertInbox;
-use e2e::moto::Moto;
+use e2e::moto::{Moto, REGION};
 use e2e::rotation::{fresh_token, rotation_event, snapshot, start_rotation, SecretSnapshot, STEPS};
-use e2e::runtime::{FunctionProcess, Invocation};
-use e2e::Result;
+use e2e::runtime::Invocation;
+use e2e::{Result, TestEnvironment};
 use serde_json::{json, Value};
 use std::time::Instant;
 
@@ -20,13 +18,10 @@ const CERTIFICATE_FUNCTION: &str = "acm-certificate-expiry";
 async fn main() -> Result<()> {
     let moto = Moto::start()?;
     println!("Local AWS: moto server at {}", moto.endpoint());
-    let sdk = moto.sdk_config().await;
-    let (topic_arn, inbox) = AlertInbox::create(&sdk, "credential-alerts").await?;
-    println!("Alert topic: {topic_arn}");
-    let mut env = moto.function_env();
-    env.push(("ALERT_TOPIC_ARN".into(), topic_arn.clone()));
-    let (rotated, rotation_alerts) = rotation_demo(&moto, &sdk, &env, &topic_arn, &inbox).await?;
-    let certificate_alerts = certificate_demo(&sdk, &env, &inbox).await?;
+    let environment = TestEnvironment::new(&moto, REGION, &[]).await?;
+    println!("Alert topic: {}", environment.topic_arn);
+    let (rotated, rotation_alerts) = rotation_demo(&moto, &environment).await?;
+    let certificate_alerts = certificate_demo(&environment).await?;
     println!(
         "\nSummary: rotated {} secrets ({}); {} rotation alert(s) and {} certificate alert(s) sent.",
         rotated.len(),
@@ -39,13 +34,10 @@ async fn main() -> Result<()> {
 
 async fn rotation_demo(
     moto: &Moto,
-    sdk: &aws_config::SdkConfig,
-    env: &[(String, String)],
-    topic_arn: &str,
-    inbox: &AlertInbox,
+    environment: &TestEnvironment,
 ) -> Result<(Vec<&'static str>, usize)> {
-    let sm = aws_sdk_secretsmanager::Client::new(sdk);
-    let mut function = FunctionProcess::start(&function_binary(FUNCTION)?, env).await?;
+    let sm = aws_sdk_secretsmanager::Client::new(&environment.sdk);
+    let mut function = environment.start(FUNCTION).await?;
     println!("Function: {FUNCTION}, running through the Lambda Runtime API\n");
 
     let samples = [
@@ -113,7 +105,7 @@ async fn rotation_demo(
         snapshot(&sm, &arn).await? == before
     );
 
-    let alerts = inbox.drain().await?;
+    let alerts = environment.inbox.drain().await?;
     println!("\n== Alerts published to the topic: {}", alerts.len());
     for alert in &alerts {
         println!("Subject: {}", alert.subject);
@@ -122,7 +114,7 @@ async fn rotation_demo(
             alert.attributes
         );
     }
-    if let Some((_, message)) = moto.published(topic_arn)?.last() {
+    if let Some((_, message)) = moto.published(&environment.topic_arn)?.last() {
         println!(
             "\n-- what an email subscriber reads --\n{}",
             message["email"].as_str().unwrap_or_default()
@@ -136,13 +128,9 @@ async fn rotation_demo(
     Ok((rotated, alerts.len()))
 }
 
-async fn certificate_demo(
-    sdk: &aws_config::SdkConfig,
-    env: &[(String, String)],
-    inbox: &AlertInbox,
-) -> Result<usize> {
+async fn certificate_demo(environment: &TestEnvironment) -> Result<usize> {
     println!("\n== Certificates: importing four, then running the daily scan");
-    let acm = aws_sdk_acm::Client::new(sdk);
+    let acm = aws_sdk_acm::Client::new(&environment.sdk);
     let start = now();
     let samples = [
         (
@@ -175,7 +163,7 @@ async fn certificate_demo(
         println!("  imported {name:<20} {note}");
     }
     tokio::time::sleep(std::time::Duration::from_secs(4)).await;
-    let mut function = FunctionProcess::start(&function_binary(CERTIFICATE_FUNCTION)?, env).await?;
+    let mut function = environment.start(CERTIFICATE_FUNCTION).await?;
     let scheduled = json!({
         "version": "0", "id": "demo", "detail-type": "Scheduled Event", "source": "aws.events",
         "account": "123456789012", "time": "2026-11-22T08:00:00Z", "region": "us-east-1",
@@ -189,7 +177,7 @@ async fn certificate_demo(
         } => return Err(format!("scan failed: {error_type}: {error_message}").into()),
     };
     println!("  scan report: {report}");
-    let alerts = inbox.drain().await?;
+    let alerts = environment.inbox.drain().await?;
     println!("\n== Alerts the scan sent: {}", alerts.len());
     for alert in &alerts {
         println!("  {}", alert.subject);
