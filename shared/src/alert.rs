@@ -254,6 +254,19 @@ pub trait AlertSink: Send + Sync {
     fn publish(&self, alert: &Alert) -> impl Future<Output = Result<(), AlertError>> + Send;
 }
 
+/// Publishes every alert, going on after a failure (a broken alert must not hide the others);
+/// returns the failures' messages.
+pub async fn publish_all(sink: &impl AlertSink, alerts: &[Alert]) -> Vec<String> {
+    let mut failures = Vec::new();
+    for alert in alerts {
+        if let Err(error) = sink.publish(alert).await {
+            tracing::error!(%error, "alert not published");
+            failures.push(error.to_string());
+        }
+    }
+    failures
+}
+
 /// `ALERT_TOPIC_ARN`: the SNS topic every alert is published to. Required: a failure nobody is
 /// told about is the defect this project exists to fix.
 pub fn topic_arn_from_env(env: &Env) -> Result<String, ConfigError> {

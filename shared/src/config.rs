@@ -100,6 +100,43 @@ impl Env {
         Ok(value)
     }
 
+    /// A duration in seconds, written `90d`, `12h`, `30m` or `45s` (a bare number is days),
+    /// within `0..=max_seconds`.
+    pub fn duration_or(
+        &self,
+        name: &'static str,
+        default_seconds: i64,
+        max_seconds: i64,
+    ) -> Result<i64, ConfigError> {
+        let Some(raw) = self.optional(name) else {
+            return Ok(default_seconds);
+        };
+        let invalid = || ConfigError::Invalid {
+            name,
+            reason: format!("expected a duration such as 90d, 12h, 30m or 45s, got {raw:?}"),
+        };
+        let (number, unit) = match raw.char_indices().last() {
+            Some((i, c)) if c.is_ascii_alphabetic() => (&raw[..i], c.to_ascii_lowercase()),
+            _ => (raw, 'd'),
+        };
+        let per_unit = match unit {
+            'd' => 86_400,
+            'h' => 3_600,
+            'm' => 60,
+            's' => 1,
+            _ => return Err(invalid()),
+        };
+        let value: i64 = number.trim().parse().map_err(|_| invalid())?;
+        let seconds = value
+            .checked_mul(per_unit)
+            .filter(|s| (0..=max_seconds).contains(s))
+            .ok_or_else(|| ConfigError::Invalid {
+                name,
+                reason: format!("{raw} is outside 0 to {} days", max_seconds / 86_400),
+            })?;
+        Ok(seconds)
+    }
+
     /// An ARN of the given service, e.g. `sns` for a topic.
     pub fn arn(&self, name: &'static str, service: &str) -> Result<String, ConfigError> {
         let value = self.required(name)?;
@@ -159,6 +196,35 @@ mod tests {
             e.number_or("BAD", 1usize, 1, 4096),
             Err(ConfigError::Invalid { name: "BAD", .. })
         ));
+    }
+
+    #[test]
+    fn durations_take_units_and_default_to_days() {
+        let e = env(&[
+            ("D", "90d"),
+            ("H", "12h"),
+            ("M", "30m"),
+            ("S", "45s"),
+            ("BARE", "7"),
+            ("BAD", "7w"),
+            ("NEG", "-1d"),
+            ("BIG", "5000d"),
+        ]);
+        assert_eq!(e.duration_or("D", 0, 3650 * 86_400), Ok(90 * 86_400));
+        assert_eq!(e.duration_or("H", 0, 3650 * 86_400), Ok(12 * 3_600));
+        assert_eq!(e.duration_or("M", 0, 3650 * 86_400), Ok(1_800));
+        assert_eq!(e.duration_or("S", 0, 3650 * 86_400), Ok(45));
+        assert_eq!(e.duration_or("BARE", 0, 3650 * 86_400), Ok(7 * 86_400));
+        assert_eq!(e.duration_or("MISSING", 99, 3650 * 86_400), Ok(99));
+        for bad in ["BAD", "NEG", "BIG"] {
+            assert!(
+                matches!(
+                    e.duration_or(bad, 0, 3650 * 86_400),
+                    Err(ConfigError::Invalid { .. })
+                ),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -10,6 +10,7 @@ pub mod alert;
 pub mod aws;
 pub mod certificates;
 pub mod config;
+pub mod iam;
 pub mod logging;
 pub mod password;
 pub mod rotation;

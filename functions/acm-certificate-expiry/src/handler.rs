@@ -6,7 +6,7 @@ use futures_util::stream::{self, StreamExt};
 use lambda_runtime::{Diagnostic, LambdaEvent};
 use serde::Serialize;
 use serde_json::{json, Value};
-use shared::alert::{Alert, AlertSink};
+use shared::alert::{publish_all, Alert, AlertSink};
 use shared::certificates::acm::{AcmError, CertificateInventory};
 use shared::certificates::policy::{
     assess, certificate_alert, digest_alert, wants_private_renewal, Assessment, Thresholds,
@@ -148,13 +148,16 @@ impl<I: CertificateInventory, A: AlertSink> CertificateExpiry<I, A> {
             return Ok(json!({"alerts": 0}));
         };
         let alert = triggered_by(alert, "event");
-        publish_result(1, self.publish_all(std::slice::from_ref(&alert)).await)?;
+        publish_result(
+            1,
+            publish_all(&self.alerts, std::slice::from_ref(&alert)).await,
+        )?;
         Ok(json!({"alerts": 1, "kind": alert.kind, "resource": alert.resource}))
     }
 
     async fn scan(&self, now: i64, source: &str) -> Result<ScanReport, HandlerError> {
         let (mut report, alerts) = self.scanner.scan(now, source).await?;
-        let failures = self.publish_all(&alerts).await;
+        let failures = publish_all(&self.alerts, &alerts).await;
         report.alerts_sent = alerts.len() - failures.len();
         tracing::info!(
             certificates = report.certificates,
@@ -167,18 +170,6 @@ impl<I: CertificateInventory, A: AlertSink> CertificateExpiry<I, A> {
         );
         publish_result(alerts.len(), failures)?;
         Ok(report)
-    }
-
-    /// Publishes every alert, even after a failure; returns the failures.
-    async fn publish_all(&self, alerts: &[Alert]) -> Vec<String> {
-        let mut failures = Vec::new();
-        for alert in alerts {
-            if let Err(error) = self.alerts.publish(alert).await {
-                tracing::error!(%error, "alert not published");
-                failures.push(error.to_string());
-            }
-        }
-        failures
     }
 }
 

@@ -1,0 +1,568 @@
+//! The rotator's invocation: a scheduled sweep over every user, or a forced rotation of named
+//! users. Reads each user's state, decides with [`shared::iam::policy::decide`], acts (unless
+//! dry run), and reports.
+
+use crate::notices::{outcome_alert, summary_alert, upcoming_alert, Context, Outcome};
+use futures_util::stream::{self, StreamExt};
+use lambda_runtime::{Diagnostic, LambdaEvent};
+use serde::Serialize;
+use serde_json::Value;
+use shared::alert::{publish_all, AlertSink};
+use shared::config::{ConfigError, Env};
+use shared::iam::directory::{DirectoryError, IamUser, KeyDirectory};
+use shared::iam::key_suffix;
+use shared::iam::policy::{decide, Decision, Lifecycle, Plan, UserKeys};
+use shared::iam::vault::KeyVault;
+use std::collections::BTreeMap;
+use std::time::SystemTime;
+
+/// The user tag that records when one of the user's keys was deactivated (`<prefix><key id>`).
+pub const DEACTIVATED_TAG_PREFIX: &str = "credential-rotation/deactivated/";
+pub const MAX_FORCED_USERS: usize = 100;
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub lifecycle: Lifecycle,
+    /// `EXEMPT_TAG` (`key-rotation=exempt`): users with this tag are reported, never touched.
+    pub exempt_tag: Option<(String, String)>,
+    /// `EXEMPT_GROUP`: members of this IAM group are reported, never touched.
+    pub exempt_group: Option<String>,
+    /// `OWNER_TAG` (`owner`): the user tag naming who to tell.
+    pub owner_tag: String,
+    /// `USER_PATH_PREFIX` (`/`): only users under this IAM path.
+    pub path_prefix: String,
+    /// `DRY_RUN` (true): decide and report, change nothing.
+    pub dry_run: bool,
+    /// `SWEEP_CONCURRENCY` (8): users processed at once.
+    pub concurrency: usize,
+}
+
+impl Settings {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let exempt_tag = match env.string_or("EXEMPT_TAG", "key-rotation=exempt").as_str() {
+            "" | "none" => None,
+            tag => {
+                let (key, value) = tag.split_once('=').ok_or(ConfigError::Invalid {
+                    name: "EXEMPT_TAG",
+                    reason: format!("expected key=value, got {tag:?}"),
+                })?;
+                Some((key.trim().to_owned(), value.trim().to_owned()))
+            }
+        };
+        let path_prefix = env.string_or("USER_PATH_PREFIX", "/");
+        if !path_prefix.starts_with('/') || !path_prefix.ends_with('/') {
+            return Err(ConfigError::Invalid {
+                name: "USER_PATH_PREFIX",
+                reason: format!("an IAM path starts and ends with /, got {path_prefix:?}"),
+            });
+        }
+        Ok(Self {
+            lifecycle: Lifecycle::from_env(env)?,
+            exempt_tag,
+            exempt_group: env.optional("EXEMPT_GROUP").map(str::to_owned),
+            owner_tag: env.string_or("OWNER_TAG", "owner"),
+            path_prefix,
+            dry_run: env.bool_or("DRY_RUN", true)?,
+            concurrency: env.number_or("SWEEP_CONCURRENCY", 8, 1, 64)?,
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Request {
+    Sweep,
+    Force(Vec<String>),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum HandlerError {
+    #[error("invalid event: {0}")]
+    InvalidEvent(String),
+    #[error("unknown IAM users, nothing was changed: {0}")]
+    UnknownUsers(String),
+    #[error(transparent)]
+    Directory(#[from] DirectoryError),
+    #[error("{failed} of {users} users could not be processed; see the alerts")]
+    UsersFailed { failed: usize, users: usize },
+    #[error("{failed} of {total} alerts could not be published; the first error: {first}")]
+    Publish {
+        failed: usize,
+        total: usize,
+        first: String,
+    },
+}
+
+impl From<HandlerError> for Diagnostic {
+    fn from(error: HandlerError) -> Self {
+        let error_type = match &error {
+            HandlerError::InvalidEvent(_) => "InvalidEvent",
+            HandlerError::UnknownUsers(_) => "UnknownUsers",
+            HandlerError::Directory(_) => "IamError",
+            HandlerError::UsersFailed { .. } => "UsersFailed",
+            HandlerError::Publish { .. } => "AlertNotPublished",
+        };
+        Diagnostic {
+            error_type: error_type.into(),
+            error_message: error.to_string(),
+        }
+    }
+}
+
+fn valid_user_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c))
+}
+
+/// A scheduled event sweeps; `{"force_users": [...]}` (directly, or as an EventBridge event's
+/// `detail`) rotates the named users now, whatever their keys' age.
+pub fn parse_request(payload: &Value) -> Result<Request, HandlerError> {
+    let invalid = |m: String| HandlerError::InvalidEvent(m);
+    let object = payload
+        .as_object()
+        .ok_or_else(|| invalid("the event is not a JSON object".into()))?;
+    let force = object
+        .get("force_users")
+        .or_else(|| object.get("detail").and_then(|d| d.get("force_users")));
+    match (force, object.get("detail-type").and_then(Value::as_str)) {
+        (Some(users), _) => {
+            let users = users
+                .as_array()
+                .ok_or_else(|| invalid("force_users must be a list of IAM user names".into()))?;
+            if users.is_empty() || users.len() > MAX_FORCED_USERS {
+                return Err(invalid(format!(
+                    "force_users must name 1 to {MAX_FORCED_USERS} users, got {}",
+                    users.len()
+                )));
+            }
+            let names = users
+                .iter()
+                .map(|u| match u.as_str() {
+                    Some(name) if valid_user_name(name) => Ok(name.to_owned()),
+                    _ => Err(invalid(format!(
+                        "force_users holds {u}, which is not an IAM user name"
+                    ))),
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(Request::Force(names))
+        }
+        (None, Some("Scheduled Event")) => Ok(Request::Sweep),
+        (None, Some(other)) => Err(invalid(format!("unexpected detail-type {other:?}"))),
+        (None, None) => Err(invalid(
+            "expected a Scheduled Event or {\"force_users\": [...]}".into(),
+        )),
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct RunReport {
+    pub dry_run: bool,
+    pub users: usize,
+    pub outcomes: BTreeMap<&'static str, usize>,
+    pub alerts_sent: usize,
+}
+
+pub struct Rotator<D, V, A> {
+    directory: D,
+    vault: V,
+    alerts: A,
+    settings: Settings,
+}
+
+struct UserResult {
+    user: IamUser,
+    owner: Option<String>,
+    outcome: Outcome,
+    decision: Option<Decision>,
+}
+
+impl<D: KeyDirectory, V: KeyVault, A: AlertSink> Rotator<D, V, A> {
+    pub fn new(directory: D, vault: V, alerts: A, settings: Settings) -> Self {
+        Self {
+            directory,
+            vault,
+            alerts,
+            settings,
+        }
+    }
+
+    pub async fn handle(&self, event: LambdaEvent<Value>) -> Result<RunReport, HandlerError> {
+        let now = shared::time::epoch_seconds(SystemTime::now());
+        let source = event.context.env_config.function_name.as_str();
+        let request = parse_request(&event.payload)
+            .inspect_err(|error| tracing::error!(%error, "rejected an event"))?;
+        let (users, forced) = match &request {
+            Request::Sweep => (
+                self.directory.users(&self.settings.path_prefix).await?,
+                false,
+            ),
+            Request::Force(names) => (self.forced_users(names).await?, true),
+        };
+        let results: Vec<UserResult> = stream::iter(users)
+            .map(|user| self.process(user, forced, now))
+            .buffer_unordered(self.settings.concurrency)
+            .collect()
+            .await;
+
+        let mut report = RunReport {
+            dry_run: self.settings.dry_run,
+            users: results.len(),
+            ..RunReport::default()
+        };
+        let mut alerts = Vec::new();
+        for result in &results {
+            *report.outcomes.entry(result.outcome.label()).or_default() += 1;
+            tracing::info!(user = %result.user.name, outcome = result.outcome.label(), dry_run = self.settings.dry_run, "user processed");
+            let context = Context {
+                user: &result.user.name,
+                user_arn: &result.user.arn,
+                owner: result.owner.as_deref(),
+                forced,
+                dry_run: self.settings.dry_run,
+                source,
+                now,
+            };
+            alerts.extend(outcome_alert(&context, &result.outcome));
+            if let Some(upcoming) = result.decision.as_ref().and_then(|d| d.upcoming.as_ref()) {
+                alerts.push(upcoming_alert(&context, upcoming));
+            }
+        }
+        let scope = format!("iam-users:{}", self.settings.path_prefix);
+        alerts.push(summary_alert(
+            &report.outcomes,
+            report.users,
+            self.settings.dry_run,
+            forced,
+            &scope,
+            source,
+            now,
+        ));
+        let failures = publish_all(&self.alerts, &alerts).await;
+        report.alerts_sent = alerts.len() - failures.len();
+        tracing::info!(users = report.users, outcomes = ?report.outcomes, alerts_sent = report.alerts_sent, dry_run = report.dry_run, "run finished");
+        if let Some(first) = failures.first() {
+            return Err(HandlerError::Publish {
+                failed: failures.len(),
+                total: alerts.len(),
+                first: first.clone(),
+            });
+        }
+        let failed = report.outcomes.get("failed").copied().unwrap_or(0);
+        if failed > 0 {
+            return Err(HandlerError::UsersFailed {
+                failed,
+                users: report.users,
+            });
+        }
+        Ok(report)
+    }
+
+    /// Every named user must exist before anything is changed for any of them.
+    async fn forced_users(&self, names: &[String]) -> Result<Vec<IamUser>, HandlerError> {
+        let mut users = Vec::new();
+        let mut unknown = Vec::new();
+        for name in names {
+            match self.directory.user(name).await {
+                Ok(user) => users.push(user),
+                Err(DirectoryError::UserNotFound { user }) => unknown.push(user),
+                Err(error) => return Err(error.into()),
+            }
+        }
+        if !unknown.is_empty() {
+            return Err(HandlerError::UnknownUsers(unknown.join(", ")));
+        }
+        Ok(users)
+    }
+
+    async fn process(&self, user: IamUser, forced: bool, now: i64) -> UserResult {
+        match self.inspect(&user).await {
+            Err(error) => {
+                tracing::error!(user = %user.name, %error, "could not read the user's keys");
+                UserResult {
+                    user,
+                    owner: None,
+                    outcome: Outcome::Failed {
+                        action: "inspection",
+                        error: error.to_string(),
+                    },
+                    decision: None,
+                }
+            }
+            Ok((state, owner)) => {
+                let decision = decide(&state, &self.settings.lifecycle, now, forced);
+                let outcome = self.act(&user.name, &decision.plan, now).await;
+                UserResult {
+                    user,
+                    owner,
+                    outcome,
+                    decision: Some(decision),
+                }
+            }
+        }
+    }
+
+    async fn inspect(&self, user: &IamUser) -> Result<(UserKeys, Option<String>), DirectoryError> {
+        let tags = self.directory.tags(&user.name).await?;
+        let tagged_exempt = self
+            .settings
+            .exempt_tag
+            .as_ref()
+            .is_some_and(|(k, v)| tags.get(k) == Some(v));
+        let exempt = tagged_exempt
+            || match &self.settings.exempt_group {
+                Some(group) => self.directory.groups(&user.name).await?.contains(group),
+                None => false,
+            };
+        let mut keys = if exempt {
+            Vec::new()
+        } else {
+            self.directory.keys(&user.name).await?
+        };
+        // Only the older of two active keys needs its last use: was it used after the newer one?
+        let mut active: Vec<usize> = (0..keys.len()).filter(|&i| keys[i].active).collect();
+        if active.len() == 2 {
+            active.sort_by_key(|&i| keys[i].created);
+            let older = active[0];
+            keys[older].last_used = self.directory.last_used(&keys[older].id).await?;
+        }
+        let deactivated_at = tags
+            .iter()
+            .filter_map(|(k, v)| {
+                let key = k.strip_prefix(DEACTIVATED_TAG_PREFIX)?;
+                let at = aws_sdk_iam::primitives::DateTime::from_str(
+                    v,
+                    aws_sdk_iam::primitives::DateTimeFormat::DateTime,
+                )
+                .ok()?;
+                Some((key.to_owned(), at.secs()))
+            })
+            .collect();
+        let owner = tags.get(&self.settings.owner_tag).cloned();
+        Ok((
+            UserKeys {
+                user: user.name.clone(),
+                keys,
+                deactivated_at,
+                exempt,
+            },
+            owner,
+        ))
+    }
+
+    async fn act(&self, user: &str, plan: &Plan, now: i64) -> Outcome {
+        let lifecycle = &self.settings.lifecycle;
+        let dry_run = self.settings.dry_run;
+        let secret = self.vault.secret_name(user);
+        match plan {
+            Plan::Exempt => Outcome::Exempt,
+            Plan::NoKeys => Outcome::NoKeys,
+            Plan::Nothing => Outcome::Unchanged,
+            Plan::Blocked(blocked) => Outcome::Blocked {
+                blocked: blocked.clone(),
+                secret,
+            },
+            Plan::Rotate { current } if dry_run => Outcome::Rotated {
+                old: current.clone(),
+                new: None,
+                secret,
+                deactivate_from: now + lifecycle.install_grace,
+            },
+            Plan::Rotate { current } => self.rotate(user, current, secret).await,
+            Plan::Deactivate { old, .. } => {
+                let delete_from = now + lifecycle.recovery_grace;
+                if !dry_run {
+                    if let Err(error) = self.directory.deactivate_key(user, old).await {
+                        return Outcome::Failed {
+                            action: "deactivation",
+                            error: error.to_string(),
+                        };
+                    }
+                    // Recorded after the change: a crash in between only starts the recovery
+                    // clock a run later (see Plan::RecordDeactivation), never earlier.
+                    if let Err(error) = self.record_deactivation(user, old, now).await {
+                        return Outcome::Failed {
+                            action: "deactivation record",
+                            error: error.to_string(),
+                        };
+                    }
+                }
+                Outcome::Deactivated {
+                    old: old.clone(),
+                    delete_from,
+                }
+            }
+            Plan::Delete { key } => {
+                if !dry_run {
+                    if let Err(error) = self.directory.delete_key(user, key).await {
+                        return Outcome::Failed {
+                            action: "deletion",
+                            error: error.to_string(),
+                        };
+                    }
+                    if let Err(error) = self
+                        .directory
+                        .untag(user, &format!("{DEACTIVATED_TAG_PREFIX}{key}"))
+                        .await
+                    {
+                        tracing::warn!(user, %error, "the deleted key's deactivation record could not be removed");
+                    }
+                }
+                Outcome::Deleted { key: key.clone() }
+            }
+            Plan::RecordDeactivation { key } => {
+                if !dry_run {
+                    if let Err(error) = self.record_deactivation(user, key, now).await {
+                        return Outcome::Failed {
+                            action: "deactivation record",
+                            error: error.to_string(),
+                        };
+                    }
+                }
+                Outcome::DeactivationRecorded {
+                    key: key.clone(),
+                    delete_from: now + lifecycle.recovery_grace,
+                }
+            }
+        }
+    }
+
+    async fn record_deactivation(
+        &self,
+        user: &str,
+        key: &str,
+        now: i64,
+    ) -> Result<(), DirectoryError> {
+        self.directory
+            .tag(
+                user,
+                &format!("{DEACTIVATED_TAG_PREFIX}{key}"),
+                &shared::time::rfc3339_epoch(now),
+            )
+            .await
+    }
+
+    /// Create, then store at once; if storing fails the new key is deleted (its secret would be
+    /// lost), so no unusable key is left behind. The old key is untouched either way.
+    async fn rotate(&self, user: &str, current: &str, secret: String) -> Outcome {
+        let new_key = match self.directory.create_key(user).await {
+            Ok(key) => key,
+            Err(DirectoryError::KeyLimitReached { .. }) => {
+                tracing::warn!(
+                    user,
+                    "the user already has two keys: another run rotated it at the same moment"
+                );
+                return Outcome::SkippedConcurrentRun;
+            }
+            Err(error) => {
+                return Outcome::Failed {
+                    action: "rotation",
+                    error: error.to_string(),
+                }
+            }
+        };
+        if let Err(error) = self.vault.store(user, &new_key).await {
+            tracing::error!(user, %error, new_key = %key_suffix(&new_key.id), "storing the new key failed; deleting it");
+            let cleanup = match self.directory.delete_key(user, &new_key.id).await {
+                Ok(()) => "the new key was deleted".to_owned(),
+                Err(cleanup_error) => format!("deleting the unstored new key {} ALSO failed ({cleanup_error}): delete it by hand", key_suffix(&new_key.id)),
+            };
+            return Outcome::Failed {
+                action: "rotation",
+                error: format!("{error}; {cleanup}"),
+            };
+        }
+        tracing::info!(user, new_key = %key_suffix(&new_key.id), secret = %secret, "rotated: new key stored");
+        Outcome::Rotated {
+            old: current.to_owned(),
+            new: Some(new_key.id.clone()),
+            secret,
+            deactivate_from: new_key.created + self.settings.lifecycle.install_grace,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn requests_are_a_schedule_or_named_users() {
+        assert_eq!(
+            parse_request(
+                &json!({"detail-type": "Scheduled Event", "source": "aws.events", "detail": {}})
+            )
+            .unwrap(),
+            Request::Sweep
+        );
+        assert_eq!(
+            parse_request(&json!({"force_users": ["alice", "bob.smith@corp"]})).unwrap(),
+            Request::Force(vec!["alice".into(), "bob.smith@corp".into()])
+        );
+        assert_eq!(
+            parse_request(&json!({"detail-type": "Rotate now", "source": "ops", "detail": {"force_users": ["alice"]}})).unwrap(),
+            Request::Force(vec!["alice".into()])
+        );
+    }
+
+    #[test]
+    fn malformed_requests_say_what_is_wrong() {
+        let message = |payload: Value| parse_request(&payload).unwrap_err().to_string();
+        assert!(message(json!({"force_users": "alice"})).contains("must be a list"));
+        assert!(message(json!({"force_users": []})).contains("1 to 100 users"));
+        assert!(message(json!({"force_users": ["alice", 7]}))
+            .contains("7, which is not an IAM user name"));
+        assert!(message(json!({"force_users": ["bad name!"]})).contains("not an IAM user name"));
+        assert!(message(json!({"hello": 1})).contains("expected a Scheduled Event"));
+        assert!(message(json!({"detail-type": "ACM Certificate Expired"}))
+            .contains("unexpected detail-type"));
+        assert!(message(json!([1])).contains("not a JSON object"));
+    }
+
+    #[test]
+    fn settings_default_to_a_safe_dry_run() {
+        let settings = Settings::from_env(&Env::default()).unwrap();
+        assert!(settings.dry_run);
+        assert_eq!(
+            settings.exempt_tag,
+            Some(("key-rotation".into(), "exempt".into()))
+        );
+        assert_eq!(
+            (
+                settings.owner_tag.as_str(),
+                settings.path_prefix.as_str(),
+                settings.concurrency
+            ),
+            ("owner", "/", 8)
+        );
+        let custom = Env::from_pairs([
+            ("EXEMPT_TAG", "none"),
+            ("EXEMPT_GROUP", "break-glass"),
+            ("USER_PATH_PREFIX", "/apps/"),
+            ("DRY_RUN", "false"),
+        ]);
+        let settings = Settings::from_env(&custom).unwrap();
+        assert_eq!(
+            (
+                settings.exempt_tag,
+                settings.exempt_group.as_deref(),
+                settings.dry_run
+            ),
+            (None, Some("break-glass"), false)
+        );
+        for (name, value) in [
+            ("EXEMPT_TAG", "novalue"),
+            ("USER_PATH_PREFIX", "apps"),
+            ("SWEEP_CONCURRENCY", "0"),
+        ] {
+            assert!(
+                matches!(
+                    Settings::from_env(&Env::from_pairs([(name, value)])),
+                    Err(ConfigError::Invalid { .. })
+                ),
+                "{name}"
+            );
+        }
+    }
+}

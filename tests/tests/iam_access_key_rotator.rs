@@ -1,0 +1,389 @@
+//! The IAM access key rotator, end to end: the real binary through the Lambda Runtime API
+//! against moto's IAM, Secrets Manager and SNS. moto cannot backdate keys, so the lifecycle runs
+//! with ages of seconds (the ages are settings) and real waiting.
+
+use e2e::inbox::ReceivedAlert;
+use e2e::moto::{unique_name, Moto, REGION};
+use e2e::runtime::{FunctionProcess, Invocation};
+use e2e::TestEnvironment;
+use serde_json::{json, Value};
+use std::time::Duration;
+
+const FUNCTION: &str = "iam-access-key-rotator";
+
+struct Setup {
+    iam: aws_sdk_iam::Client,
+    sm: aws_sdk_secretsmanager::Client,
+    environment: TestEnvironment,
+    path: String,
+    secret_prefix: String,
+}
+
+/// Each test has its own IAM path (IAM is global in moto) and secret prefix.
+async fn setup() -> Setup {
+    let moto = Moto::shared().expect("moto");
+    let scope = unique_name("t");
+    let path = format!("/{scope}/");
+    let secret_prefix = format!("iam-user-keys/{scope}/");
+    let base = [
+        ("USER_PATH_PREFIX", path.as_str()),
+        ("SECRET_PREFIX", secret_prefix.as_str()),
+        ("KEY_WARN_AHEAD", "0"),
+    ];
+    let environment = TestEnvironment::new(moto, REGION, &base)
+        .await
+        .expect("environment");
+    Setup {
+        iam: aws_sdk_iam::Client::new(&environment.sdk),
+        sm: aws_sdk_secretsmanager::Client::new(&environment.sdk),
+        environment,
+        path,
+        secret_prefix,
+    }
+}
+
+fn scheduled() -> Value {
+    json!({"version": "0", "id": "e2e", "detail-type": "Scheduled Event", "source": "aws.events", "account": "123456789012",
+           "time": "2026-11-22T08:00:00Z", "region": "us-east-1", "resources": [], "detail": {}})
+}
+
+impl Setup {
+    async fn start(&self, settings: &[(&str, &str)]) -> FunctionProcess {
+        let mut env = self.environment.env.clone();
+        env.extend(settings.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        FunctionProcess::start(&e2e::binaries::function_binary(FUNCTION).unwrap(), &env)
+            .await
+            .unwrap()
+    }
+
+    async fn user(&self, name: &str, tags: &[(&str, &str)], keys: usize) -> String {
+        let mut request = self.iam.create_user().user_name(name).path(&self.path);
+        for (k, v) in tags {
+            request = request.tags(
+                aws_sdk_iam::types::Tag::builder()
+                    .key(*k)
+                    .value(*v)
+                    .build()
+                    .unwrap(),
+            );
+        }
+        request.send().await.unwrap();
+        for _ in 0..keys {
+            self.iam
+                .create_access_key()
+                .user_name(name)
+                .send()
+                .await
+                .unwrap();
+        }
+        name.to_owned()
+    }
+
+    /// (key id, active), oldest first.
+    async fn keys(&self, user: &str) -> Vec<(String, bool)> {
+        let mut keys = self
+            .iam
+            .list_access_keys()
+            .user_name(user)
+            .send()
+            .await
+            .unwrap()
+            .access_key_metadata;
+        keys.sort_by_key(|k| k.create_date.map(|d| d.as_nanos()));
+        keys.into_iter()
+            .map(|k| {
+                (
+                    k.access_key_id.unwrap(),
+                    k.status == Some(aws_sdk_iam::types::StatusType::Active),
+                )
+            })
+            .collect()
+    }
+
+    async fn tag_keys(&self, user: &str) -> Vec<String> {
+        self.iam
+            .list_user_tags()
+            .user_name(user)
+            .send()
+            .await
+            .unwrap()
+            .tags
+            .into_iter()
+            .map(|t| t.key)
+            .collect()
+    }
+
+    async fn stored(&self, user: &str) -> Option<Value> {
+        let output = self
+            .sm
+            .get_secret_value()
+            .secret_id(format!("{}{user}", self.secret_prefix))
+            .version_stage("AWSCURRENT")
+            .send()
+            .await
+            .ok()?;
+        serde_json::from_str(output.secret_string()?).ok()
+    }
+
+    async fn alerts(&self) -> Vec<ReceivedAlert> {
+        self.environment.inbox.drain().await.unwrap()
+    }
+}
+
+async fn run(function: &mut FunctionProcess, event: &Value) -> Value {
+    match function.invoke(event).await.unwrap() {
+        Invocation::Response(report) => report,
+        error => panic!("run failed: {error:?}\n{}", function.output()),
+    }
+}
+
+fn kinds(alerts: &[ReceivedAlert]) -> Vec<String> {
+    let mut kinds: Vec<String> = alerts
+        .iter()
+        .map(|a| a.attributes["kind"].clone())
+        .collect();
+    kinds.sort();
+    kinds
+}
+
+fn sleep(seconds: f64) -> tokio::time::Sleep {
+    tokio::time::sleep(Duration::from_secs_f64(seconds))
+}
+
+#[tokio::test]
+async fn a_key_goes_through_rotate_deactivate_delete_and_exempt_users_are_untouched() {
+    let s = setup().await;
+    let alice = s.user("alice", &[("owner", "team-payments")], 1).await;
+    let bob = s.user("bob", &[("key-rotation", "exempt")], 1).await;
+    let carol = s.user("carol", &[], 0).await;
+    let original = s.keys(&alice).await;
+    let bob_keys = s.keys(&bob).await;
+    let mut function = s
+        .start(&[
+            ("DRY_RUN", "false"),
+            ("KEY_ROTATION_AGE", "6s"),
+            ("KEY_INSTALL_GRACE", "3s"),
+            ("KEY_RECOVERY_GRACE", "3s"),
+        ])
+        .await;
+
+    // Day 0: nothing is old enough.
+    let report = run(&mut function, &scheduled()).await;
+    assert_eq!(
+        report["outcomes"],
+        json!({"exempt": 1, "no-keys": 1, "unchanged": 1})
+    );
+    assert_eq!(kinds(&s.alerts().await), ["access-key-sweep-summary"]);
+
+    // Rotation age reached: a new key, stored, the old one still active.
+    sleep(6.2).await;
+    let report = run(&mut function, &scheduled()).await;
+    assert_eq!(report["outcomes"]["rotated"], 1);
+    let keys = s.keys(&alice).await;
+    assert_eq!(keys.len(), 2);
+    assert_eq!(keys[0], original[0]);
+    assert!(keys.iter().all(|(_, active)| *active));
+    let new_key = keys[1].0.clone();
+    let stored = s.stored(&alice).await.expect("the new key is stored");
+    assert_eq!(stored["AccessKeyId"], new_key.as_str());
+    assert_eq!(stored["UserName"], "alice");
+    let secret_access_key = stored["SecretAccessKey"].as_str().unwrap().to_owned();
+    assert_eq!(secret_access_key.len(), 40);
+    let alerts = s.alerts().await;
+    assert_eq!(
+        kinds(&alerts),
+        ["access-key-rotated", "access-key-sweep-summary"]
+    );
+    let rotated = alerts
+        .iter()
+        .find(|a| a.attributes["kind"] == "access-key-rotated")
+        .unwrap();
+    assert_eq!(rotated.subject, "[INFO] Access key of alice rotated");
+    assert_eq!(rotated.attributes["owner"], "team-payments");
+    assert_eq!(rotated.attributes["user"], "alice");
+    let suffix = &new_key[new_key.len() - 4..];
+    assert_eq!(
+        rotated.document().unwrap()["details"]["new_key"],
+        format!("…{suffix}")
+    );
+
+    // The new key is still in its install grace period: nothing happens.
+    let report = run(&mut function, &scheduled()).await;
+    assert_eq!(report["outcomes"]["unchanged"], 1);
+
+    // Install grace over, the old key unused since: deactivated, and the time recorded.
+    sleep(3.5).await;
+    let report = run(&mut function, &scheduled()).await;
+    assert_eq!(report["outcomes"]["deactivated"], 1);
+    assert_eq!(
+        s.keys(&alice).await,
+        [(original[0].0.clone(), false), (new_key.clone(), true)]
+    );
+    assert!(s.tag_keys(&alice).await.contains(&format!(
+        "credential-rotation/deactivated/{}",
+        original[0].0
+    )));
+    assert!(kinds(&s.alerts().await).contains(&"access-key-deactivated".to_owned()));
+
+    // Recovery grace not over yet.
+    let report = run(&mut function, &scheduled()).await;
+    assert_eq!(report["outcomes"]["unchanged"], 1);
+
+    // Recovery grace over: the old key is deleted, its record removed.
+    sleep(3.5).await;
+    let report = run(&mut function, &scheduled()).await;
+    assert_eq!(report["outcomes"]["deleted"], 1);
+    assert_eq!(s.keys(&alice).await, [(new_key.clone(), true)]);
+    assert!(!s
+        .tag_keys(&alice)
+        .await
+        .iter()
+        .any(|t| t.starts_with("credential-rotation/")));
+    let alerts = s.alerts().await;
+    assert!(kinds(&alerts).contains(&"access-key-deleted".to_owned()));
+
+    // Exempt and keyless users were never touched.
+    assert_eq!(s.keys(&bob).await, bob_keys);
+    assert_eq!(s.stored(&bob).await, None);
+    assert!(s.keys(&carol).await.is_empty());
+
+    // The secret access key never reached a log line or an alert.
+    assert!(!function.output().contains(&secret_access_key));
+    for alert in &alerts {
+        assert!(!alert.message.contains(&secret_access_key));
+    }
+}
+
+#[tokio::test]
+async fn a_dry_run_reports_every_action_and_changes_nothing() {
+    let s = setup().await;
+    let dave = s.user("dave", &[], 1).await;
+    let before = s.keys(&dave).await;
+    let mut function = s.start(&[("KEY_ROTATION_AGE", "1s")]).await; // DRY_RUN defaults to true
+    sleep(1.5).await;
+    let report = run(&mut function, &scheduled()).await;
+    assert_eq!(report["dry_run"], true);
+    assert_eq!(report["outcomes"]["rotated"], 1);
+    let alerts = s.alerts().await;
+    let subjects: Vec<&str> = alerts.iter().map(|a| a.subject.as_str()).collect();
+    assert!(
+        subjects.contains(&"[INFO] [DRY RUN] Access key of dave would be rotated"),
+        "{subjects:?}"
+    );
+    assert!(alerts.iter().all(|a| a.attributes["dry_run"] == "true"));
+    assert_eq!(s.keys(&dave).await, before);
+    assert_eq!(s.stored(&dave).await, None);
+}
+
+#[tokio::test]
+async fn a_key_that_cannot_be_stored_is_deleted_at_once() {
+    let s = setup().await;
+    let erin = s.user("erin", &[], 1).await;
+    let before = s.keys(&erin).await;
+    // Secrets Manager unreachable for the function (IAM still answers): storing fails for real.
+    let mut function = s
+        .start(&[
+            ("DRY_RUN", "false"),
+            ("KEY_ROTATION_AGE", "1s"),
+            ("AWS_ENDPOINT_URL_SECRETS_MANAGER", "http://127.0.0.1:9"),
+        ])
+        .await;
+    sleep(1.5).await;
+    let result = function.invoke(&scheduled()).await.unwrap();
+    assert_eq!(result.error_type(), Some("UsersFailed"), "{result:?}");
+    assert_eq!(s.keys(&erin).await, before, "no orphaned key may remain");
+    let alerts = s.alerts().await;
+    let failed = alerts
+        .iter()
+        .find(|a| a.attributes["kind"] == "access-key-rotation-failed")
+        .expect("failure alert");
+    assert_eq!(failed.attributes["severity"], "error");
+    assert!(failed.document().unwrap()["details"]["error"]
+        .as_str()
+        .unwrap()
+        .contains("the new key was deleted"));
+    assert_eq!(
+        kinds(&alerts),
+        ["access-key-rotation-failed", "access-key-sweep-summary"]
+    );
+}
+
+#[tokio::test]
+async fn two_sweeps_at_once_create_one_key_and_lose_none() {
+    let s = setup().await;
+    let frank = s.user("frank", &[], 1).await;
+    let original = s.keys(&frank).await;
+    let settings = [("DRY_RUN", "false"), ("KEY_ROTATION_AGE", "1s")];
+    let (mut first, mut second) = (s.start(&settings).await, s.start(&settings).await);
+    sleep(1.5).await;
+    let event = scheduled();
+    let (a, b) = tokio::join!(first.invoke(&event), second.invoke(&event));
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert!(a.is_ok() && b.is_ok(), "{a:?} {b:?}");
+    let keys = s.keys(&frank).await;
+    assert_eq!(keys.len(), 2, "never more than two keys");
+    assert!(
+        keys.iter().all(|(_, active)| *active),
+        "never without an active key"
+    );
+    assert_eq!(keys[0], original[0]);
+    assert_eq!(
+        s.stored(&frank).await.unwrap()["AccessKeyId"],
+        keys[1].0.as_str(),
+        "the created key is the stored one"
+    );
+}
+
+#[tokio::test]
+async fn forcing_rotates_named_users_now_and_rejects_bad_requests_without_changes() {
+    let s = setup().await;
+    let gina = s.user("gina", &[], 1).await;
+    let before = s.keys(&gina).await;
+    let mut function = s.start(&[("DRY_RUN", "false")]).await;
+
+    for (event, error_type, message) in [
+        (
+            json!({"force_users": [gina.clone(), "nobody-here"]}),
+            "UnknownUsers",
+            "nobody-here",
+        ),
+        (
+            json!({"force_users": "gina"}),
+            "InvalidEvent",
+            "must be a list",
+        ),
+        (
+            json!({"force_users": ["not a name!"]}),
+            "InvalidEvent",
+            "not an IAM user name",
+        ),
+        (
+            json!({"hello": "world"}),
+            "InvalidEvent",
+            "expected a Scheduled Event",
+        ),
+    ] {
+        let result = function.invoke(&event).await.unwrap();
+        assert_eq!(result.error_type(), Some(error_type), "{event}: {result:?}");
+        assert!(
+            result.error_message().unwrap().contains(message),
+            "{result:?}"
+        );
+        assert_eq!(s.keys(&gina).await, before);
+    }
+    assert!(s.alerts().await.is_empty());
+
+    // The key is minutes from the 90-day rotation age: forcing rotates it anyway.
+    let report = run(&mut function, &json!({"force_users": [gina.clone()]})).await;
+    assert_eq!(report["outcomes"], json!({"rotated": 1}));
+    assert_eq!(s.keys(&gina).await.len(), 2);
+    let alerts = s.alerts().await;
+    let rotated = alerts
+        .iter()
+        .find(|a| a.attributes["kind"] == "access-key-rotated")
+        .unwrap();
+    assert_eq!(rotated.attributes["trigger"], "force");
+    assert!(alerts.iter().any(|a| a
+        .subject
+        .starts_with("[INFO] Access key forced rotation: 1 users, 1 rotated")));
+}
