@@ -3,6 +3,7 @@
 //! ([`vault`]).
 
 pub mod directory;
+pub mod identity;
 pub mod policy;
 pub mod vault;
 

@@ -48,6 +48,27 @@ pub trait RotationTarget: Send + Sync {
         current: &SecretText,
         pending: &SecretText,
     ) -> impl Future<Output = Result<(), Self::Error>> + Send;
+
+    /// Undoes what `new_pending_value` created outside the secret when the value could not be
+    /// stored (an IAM key whose secret would otherwise be lost). Nothing to undo by default.
+    fn abandon_pending(
+        &self,
+        _pending: &SecretText,
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send {
+        async { Ok(()) }
+    }
+
+    /// Whether [`RotationTarget::finished`] needs to run: it costs a read of `AWSPREVIOUS`.
+    const ACTS_AFTER_FINISH: bool = false;
+
+    /// Runs on every finishSecret once `AWSCURRENT` is the new version, with the value it
+    /// replaced (retire the previous credential). Must be safe to repeat.
+    fn finished(
+        &self,
+        _previous: &SecretText,
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send {
+        async { Ok(()) }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -245,7 +266,12 @@ impl<S: SecretStore, T: RotationTarget> Rotator<S, T> {
             .new_pending_value(&current)
             .await
             .map_err(target_error(Step::Create, state))?;
-        self.store.put_pending(&state.arn, token, &value).await?;
+        if let Err(error) = self.store.put_pending(&state.arn, token, &value).await {
+            if let Err(undo_error) = self.target.abandon_pending(&value).await {
+                tracing::error!(error = %undo_error, "could not undo the credential whose value could not be stored");
+            }
+            return Err(error.into());
+        }
         Ok(Outcome::PendingCreated)
     }
 
@@ -261,6 +287,25 @@ impl<S: SecretStore, T: RotationTarget> Rotator<S, T> {
             self.store
                 .update_stage(&state.arn, AWSPENDING, None, Some(token))
                 .await?;
+        }
+        if T::ACTS_AFTER_FINISH {
+            // AWSPREVIOUS is the version AWSCURRENT left, whether it moved now or on an earlier try.
+            let previous = self
+                .store
+                .value(
+                    &state.arn,
+                    VersionSelector {
+                        stage: AWSPREVIOUS,
+                        version_id: None,
+                    },
+                )
+                .await?;
+            if let Some(previous) = previous {
+                self.target
+                    .finished(&previous)
+                    .await
+                    .map_err(target_error(Step::Finish, state))?;
+            }
         }
         Ok(if plan.move_current_from.is_some() {
             Outcome::Finished

@@ -1,0 +1,266 @@
+//! Rotation of a secret that holds one IAM user's access key (`UserName`, `AccessKeyId`,
+//! `SecretAccessKey`; other fields are kept):
+//!
+//! - createSecret creates the user's new key, making room by deleting an INACTIVE key only (the
+//!   one the previous rotation deactivated), never an active one. If the new value cannot be
+//!   stored, the new key is deleted at once: its secret would be lost.
+//! - setSecret has nothing to do: IAM accepts the key when it is created.
+//! - testSecret signs STS `GetCallerIdentity` with the new key until it authenticates as the
+//!   user (IAM propagates new keys within seconds), bounded by `KEY_PROPAGATION_TIMEOUT`.
+//! - finishSecret, once `AWSCURRENT` is the new key, deactivates the previous key (deleted at the
+//!   next rotation).
+
+use serde_json::{Map, Value};
+use shared::config::{ConfigError, Env};
+use shared::iam::directory::{DirectoryError, KeyDirectory};
+use shared::iam::identity::{verify_key, IdentityCheck};
+use shared::iam::key_suffix;
+use shared::rotation::RotationTarget;
+use shared::secret::SecretText;
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum KeySecretError {
+    #[error(
+        "the secret is not a JSON object with UserName, AccessKeyId and SecretAccessKey ({0})"
+    )]
+    Malformed(String),
+    #[error("the secret's field {0} is missing or not a string")]
+    MissingField(&'static str),
+    #[error("IAM user {user} has two active keys ({first}, {second}): deactivate the one no application uses, then rotate again")]
+    TwoActiveKeys {
+        user: String,
+        first: String,
+        second: String,
+    },
+    #[error(transparent)]
+    Directory(#[from] DirectoryError),
+    #[error("the new key {key} of {user} does not work: {reason}")]
+    KeyRejected {
+        user: String,
+        key: String,
+        reason: String,
+    },
+    #[error("the pending value is for user {pending}, the current one for {current}")]
+    UserChanged { current: String, pending: String },
+}
+
+/// The parts of the secret this function uses; every other field is carried over untouched.
+struct KeySecret {
+    fields: Map<String, Value>,
+    user: String,
+    key_id: String,
+    secret: SecretText,
+}
+
+impl KeySecret {
+    fn parse(value: &SecretText) -> Result<Self, KeySecretError> {
+        let fields: Map<String, Value> = serde_json::from_str(value.expose())
+            .map_err(|e| KeySecretError::Malformed(e.to_string()))?;
+        let text = |name: &'static str| {
+            fields
+                .get(name)
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .ok_or(KeySecretError::MissingField(name))
+        };
+        Ok(Self {
+            user: text("UserName")?,
+            key_id: text("AccessKeyId")?,
+            secret: SecretText::new(text("SecretAccessKey")?),
+            fields,
+        })
+    }
+}
+
+pub struct UserKey<D, I> {
+    directory: D,
+    identity: I,
+    propagation_timeout: Duration,
+}
+
+impl<D: KeyDirectory, I: IdentityCheck> UserKey<D, I> {
+    pub fn new(directory: D, identity: I, propagation_timeout: Duration) -> Self {
+        Self {
+            directory,
+            identity,
+            propagation_timeout,
+        }
+    }
+}
+
+/// `KEY_PROPAGATION_TIMEOUT` (60s): how long testSecret waits for IAM to accept a new key.
+pub fn propagation_timeout_from_env(env: &Env) -> Result<Duration, ConfigError> {
+    Ok(Duration::from_secs(
+        env.duration_or("KEY_PROPAGATION_TIMEOUT", 60, 600)? as u64,
+    ))
+}
+
+impl<D: KeyDirectory, I: IdentityCheck> RotationTarget for UserKey<D, I> {
+    type Error = KeySecretError;
+    const ACTS_AFTER_FINISH: bool = true;
+
+    async fn new_pending_value(&self, current: &SecretText) -> Result<SecretText, KeySecretError> {
+        let current = KeySecret::parse(current)?;
+        let keys = self.directory.keys(&current.user).await?;
+        if keys.len() >= 2 {
+            match keys.iter().find(|k| !k.active && k.id != current.key_id) {
+                Some(inactive) => {
+                    tracing::info!(user = %current.user, key = %key_suffix(&inactive.id), "deleting the inactive key to make room");
+                    self.directory
+                        .delete_key(&current.user, &inactive.id)
+                        .await?;
+                }
+                None => {
+                    return Err(KeySecretError::TwoActiveKeys {
+                        user: current.user.clone(),
+                        first: key_suffix(&keys[0].id),
+                        second: key_suffix(&keys[1].id),
+                    })
+                }
+            }
+        }
+        let key = self.directory.create_key(&current.user).await?;
+        tracing::info!(user = %current.user, key = %key_suffix(&key.id), "created the new key");
+        let mut fields = current.fields;
+        fields.insert("AccessKeyId".into(), Value::String(key.id.clone()));
+        fields.insert(
+            "SecretAccessKey".into(),
+            Value::String(key.secret.expose().to_owned()),
+        );
+        if fields.contains_key("CreateDate") {
+            fields.insert(
+                "CreateDate".into(),
+                Value::String(shared::time::rfc3339_epoch(key.created)),
+            );
+        }
+        Ok(SecretText::new(Value::Object(fields).to_string()))
+    }
+
+    async fn abandon_pending(&self, pending: &SecretText) -> Result<(), KeySecretError> {
+        let pending = KeySecret::parse(pending)?;
+        tracing::warn!(user = %pending.user, key = %key_suffix(&pending.key_id), "deleting the new key: its value could not be stored");
+        Ok(self
+            .directory
+            .delete_key(&pending.user, &pending.key_id)
+            .await?)
+    }
+
+    async fn set_pending(
+        &self,
+        current: &SecretText,
+        pending: &SecretText,
+    ) -> Result<(), KeySecretError> {
+        let (current, pending) = (KeySecret::parse(current)?, KeySecret::parse(pending)?);
+        if current.user != pending.user {
+            return Err(KeySecretError::UserChanged {
+                current: current.user,
+                pending: pending.user,
+            });
+        }
+        Ok(())
+    }
+
+    async fn test_pending(
+        &self,
+        current: &SecretText,
+        pending: &SecretText,
+    ) -> Result<(), KeySecretError> {
+        self.set_pending(current, pending).await?;
+        let pending = KeySecret::parse(pending)?;
+        let arn = verify_key(
+            &self.identity,
+            &pending.user,
+            &pending.key_id,
+            &pending.secret,
+            self.propagation_timeout,
+        )
+        .await
+        .map_err(|reason| KeySecretError::KeyRejected {
+            user: pending.user.clone(),
+            key: key_suffix(&pending.key_id),
+            reason,
+        })?;
+        tracing::info!(user = %pending.user, %arn, "the new key authenticates as the user");
+        Ok(())
+    }
+
+    async fn finished(&self, previous: &SecretText) -> Result<(), KeySecretError> {
+        let previous = KeySecret::parse(previous)?;
+        let still_exists = self
+            .directory
+            .keys(&previous.user)
+            .await?
+            .iter()
+            .any(|k| k.id == previous.key_id && k.active);
+        if still_exists {
+            self.directory
+                .deactivate_key(&previous.user, &previous.key_id)
+                .await?;
+            tracing::info!(user = %previous.user, key = %key_suffix(&previous.key_id), "deactivated the previous key");
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_secret_must_name_user_key_and_secret() {
+        let ok = KeySecret::parse(&SecretText::new(
+            r#"{"UserName":"a","AccessKeyId":"AKIA1","SecretAccessKey":"s","Note":"kept"}"#,
+        ))
+        .unwrap();
+        assert_eq!(
+            (
+                ok.user.as_str(),
+                ok.key_id.as_str(),
+                ok.fields["Note"].as_str()
+            ),
+            ("a", "AKIA1", Some("kept"))
+        );
+        assert!(matches!(
+            KeySecret::parse(&SecretText::new("plain")),
+            Err(KeySecretError::Malformed(_))
+        ));
+        assert!(matches!(
+            KeySecret::parse(&SecretText::new(
+                r#"{"UserName":"a","AccessKeyId":"AKIA1"}"#
+            )),
+            Err(KeySecretError::MissingField("SecretAccessKey"))
+        ));
+        assert!(matches!(
+            KeySecret::parse(&SecretText::new(
+                r#"{"UserName":"","AccessKeyId":"AKIA1","SecretAccessKey":"s"}"#
+            )),
+            Err(KeySecretError::MissingField("UserName"))
+        ));
+        let error = KeySecret::parse(&SecretText::new(
+            r#"{"UserName":"a","AccessKeyId":"AKIA1","SecretAccessKey":"do-not-show""#,
+        ))
+        .err()
+        .unwrap();
+        assert!(!error.to_string().contains("do-not-show"));
+    }
+
+    #[test]
+    fn the_propagation_timeout_is_a_bounded_duration() {
+        assert_eq!(
+            propagation_timeout_from_env(&Env::default()).unwrap(),
+            Duration::from_secs(60)
+        );
+        assert_eq!(
+            propagation_timeout_from_env(&Env::from_pairs([("KEY_PROPAGATION_TIMEOUT", "5s")]))
+                .unwrap(),
+            Duration::from_secs(5)
+        );
+        assert!(propagation_timeout_from_env(&Env::from_pairs([(
+            "KEY_PROPAGATION_TIMEOUT",
+            "1d"
+        )]))
+        .is_err());
+    }
+}
