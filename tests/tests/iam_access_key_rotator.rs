@@ -173,6 +173,8 @@ async fn a_key_goes_through_rotate_deactivate_delete_and_exempt_users_are_untouc
         report["outcomes"],
         json!({"exempt": 1, "no-keys": 1, "unchanged": 1})
     );
+    // One listing page; tags and keys for alice and carol; tags only for exempt bob.
+    assert_eq!(report["api_calls"], 6);
     assert_eq!(kinds(&s.alerts().await), ["access-key-sweep-summary"]);
 
     // Rotation age reached: a new key, stored, the old one still active.

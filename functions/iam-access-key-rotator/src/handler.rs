@@ -161,6 +161,9 @@ pub struct RunReport {
     pub users: usize,
     pub outcomes: BTreeMap<&'static str, usize>,
     pub alerts_sent: usize,
+    /// IAM and Secrets Manager requests: user listing pages plus every per-user request (SDK
+    /// retries not counted; tag and group listings counted as one page each).
+    pub api_calls: usize,
 }
 
 pub struct Rotator<D, V, A> {
@@ -170,11 +173,30 @@ pub struct Rotator<D, V, A> {
     settings: Settings,
 }
 
+/// The write requests a plan makes when it succeeds (a new secret's creation counts as one more).
+fn nominal_writes(plan: &Plan, dry_run: bool) -> usize {
+    match plan {
+        _ if dry_run => 0,
+        Plan::Rotate { .. } | Plan::Deactivate { .. } | Plan::Delete { .. } => 2,
+        Plan::RecordDeactivation { .. } => 1,
+        Plan::Exempt | Plan::NoKeys | Plan::Nothing | Plan::Blocked(_) => 0,
+    }
+}
+
+/// What was read about a user.
+struct Inspection {
+    state: UserKeys,
+    owner: Option<String>,
+    api_calls: usize,
+}
+
 struct UserResult {
     user: IamUser,
     owner: Option<String>,
     outcome: Outcome,
     decision: Option<Decision>,
+    /// IAM and Secrets Manager requests made for this user (SDK retries not counted).
+    api_calls: usize,
 }
 
 impl<D: KeyDirectory, V: KeyVault, A: AlertSink> Rotator<D, V, A> {
@@ -192,12 +214,13 @@ impl<D: KeyDirectory, V: KeyVault, A: AlertSink> Rotator<D, V, A> {
         let source = event.context.env_config.function_name.as_str();
         let request = parse_request(&event.payload)
             .inspect_err(|error| tracing::error!(%error, "rejected an event"))?;
-        let (users, forced) = match &request {
-            Request::Sweep => (
-                self.directory.users(&self.settings.path_prefix).await?,
-                false,
-            ),
-            Request::Force(names) => (self.forced_users(names).await?, true),
+        // Reading who to process: the listing's pages, or one GetUser per forced user.
+        let (users, forced, listing_calls) = match &request {
+            Request::Sweep => {
+                let listing = self.directory.users(&self.settings.path_prefix).await?;
+                (listing.users, false, listing.pages)
+            }
+            Request::Force(names) => (self.forced_users(names).await?, true, names.len()),
         };
         let results: Vec<UserResult> = stream::iter(users)
             .map(|user| self.process(user, forced, now))
@@ -205,7 +228,9 @@ impl<D: KeyDirectory, V: KeyVault, A: AlertSink> Rotator<D, V, A> {
             .collect()
             .await;
 
+        let api_calls = listing_calls + results.iter().map(|r| r.api_calls).sum::<usize>();
         let mut report = RunReport {
+            api_calls,
             dry_run: self.settings.dry_run,
             users: results.len(),
             ..RunReport::default()
@@ -279,31 +304,36 @@ impl<D: KeyDirectory, V: KeyVault, A: AlertSink> Rotator<D, V, A> {
         match self.inspect(&user).await {
             Err(error) => {
                 tracing::error!(user = %user.name, %error, "could not read the user's keys");
+                let outcome = Outcome::Failed {
+                    action: "inspection",
+                    error: error.to_string(),
+                };
                 UserResult {
                     user,
                     owner: None,
-                    outcome: Outcome::Failed {
-                        action: "inspection",
-                        error: error.to_string(),
-                    },
+                    outcome,
                     decision: None,
+                    api_calls: 0,
                 }
             }
-            Ok((state, owner)) => {
-                let decision = decide(&state, &self.settings.lifecycle, now, forced);
+            Ok(inspection) => {
+                let decision = decide(&inspection.state, &self.settings.lifecycle, now, forced);
                 let outcome = self.act(&user.name, &decision.plan, now).await;
+                let writes = nominal_writes(&decision.plan, self.settings.dry_run);
                 UserResult {
                     user,
-                    owner,
+                    owner: inspection.owner,
                     outcome,
                     decision: Some(decision),
+                    api_calls: inspection.api_calls + writes,
                 }
             }
         }
     }
 
-    async fn inspect(&self, user: &IamUser) -> Result<(UserKeys, Option<String>), DirectoryError> {
+    async fn inspect(&self, user: &IamUser) -> Result<Inspection, DirectoryError> {
         let tags = self.directory.tags(&user.name).await?;
+        let mut api_calls = 1;
         let tagged_exempt = self
             .settings
             .exempt_tag
@@ -311,12 +341,16 @@ impl<D: KeyDirectory, V: KeyVault, A: AlertSink> Rotator<D, V, A> {
             .is_some_and(|(k, v)| tags.get(k) == Some(v));
         let exempt = tagged_exempt
             || match &self.settings.exempt_group {
-                Some(group) => self.directory.groups(&user.name).await?.contains(group),
+                Some(group) => {
+                    api_calls += 1;
+                    self.directory.groups(&user.name).await?.contains(group)
+                }
                 None => false,
             };
         let mut keys = if exempt {
             Vec::new()
         } else {
+            api_calls += 1;
             self.directory.keys(&user.name).await?
         };
         // Only the older of two active keys needs its last use: was it used after the newer one?
@@ -325,6 +359,7 @@ impl<D: KeyDirectory, V: KeyVault, A: AlertSink> Rotator<D, V, A> {
             active.sort_by_key(|&i| keys[i].created);
             let older = active[0];
             keys[older].last_used = self.directory.last_used(&keys[older].id).await?;
+            api_calls += 1;
         }
         let deactivated_at = tags
             .iter()
@@ -339,15 +374,17 @@ impl<D: KeyDirectory, V: KeyVault, A: AlertSink> Rotator<D, V, A> {
             })
             .collect();
         let owner = tags.get(&self.settings.owner_tag).cloned();
-        Ok((
-            UserKeys {
-                user: user.name.clone(),
-                keys,
-                deactivated_at,
-                exempt,
-            },
+        let state = UserKeys {
+            user: user.name.clone(),
+            keys,
+            deactivated_at,
+            exempt,
+        };
+        Ok(Inspection {
+            state,
             owner,
-        ))
+            api_calls,
+        })
     }
 
     async fn act(&self, user: &str, plan: &Plan, now: i64) -> Outcome {

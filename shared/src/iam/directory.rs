@@ -35,12 +35,19 @@ pub enum DirectoryError {
     },
 }
 
+/// Every user under a path, and how many `ListUsers` pages it took.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct UserListing {
+    pub users: Vec<IamUser>,
+    pub pages: usize,
+}
+
 pub trait KeyDirectory: Send + Sync {
     /// Every user under the path prefix (all pages).
     fn users(
         &self,
         path_prefix: &str,
-    ) -> impl Future<Output = Result<Vec<IamUser>, DirectoryError>> + Send;
+    ) -> impl Future<Output = Result<UserListing, DirectoryError>> + Send;
     fn user(&self, name: &str) -> impl Future<Output = Result<IamUser, DirectoryError>> + Send;
     fn tags(
         &self,
@@ -108,23 +115,25 @@ fn epoch(at: Option<aws_sdk_iam::primitives::DateTime>) -> i64 {
 }
 
 impl KeyDirectory for IamDirectory {
-    async fn users(&self, path_prefix: &str) -> Result<Vec<IamUser>, DirectoryError> {
+    async fn users(&self, path_prefix: &str) -> Result<UserListing, DirectoryError> {
         let mut pages = self
             .client
             .list_users()
             .path_prefix(path_prefix)
             .into_paginator()
-            .items()
             .send();
-        let mut users = Vec::new();
-        while let Some(user) = pages.next().await {
-            let user = user.map_err(|e| api("ListUsers", path_prefix, &e))?;
-            users.push(IamUser {
-                name: user.user_name,
-                arn: user.arn,
-            });
+        let mut listing = UserListing::default();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| api("ListUsers", path_prefix, &e))?;
+            listing.pages += 1;
+            listing
+                .users
+                .extend(page.users.into_iter().map(|u| IamUser {
+                    name: u.user_name,
+                    arn: u.arn,
+                }));
         }
-        Ok(users)
+        Ok(listing)
     }
 
     async fn user(&self, name: &str) -> Result<IamUser, DirectoryError> {
@@ -354,7 +363,9 @@ mod tests {
                     .unwrap()
             });
         let client = mock_client!(aws_sdk_iam, RuleMode::MatchAny, [&first, &second]);
-        let users = IamDirectory::new(client).users("/team/").await.unwrap();
+        let listing = IamDirectory::new(client).users("/team/").await.unwrap();
+        let users = &listing.users;
+        assert_eq!(listing.pages, 2);
         assert_eq!(
             users.iter().map(|u| u.name.as_str()).collect::<Vec<_>>(),
             ["a", "b", "c"]

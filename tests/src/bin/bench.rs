@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 const COLD_STARTS: usize = 10;
 const WARM_ROTATIONS: usize = 50;
 const SCANNED_CERTIFICATES: usize = 1000;
+const SWEPT_USERS: usize = 2000;
 
 /// One row of the printed table: measure, median (or value), max, runs.
 type Row = (String, String, String, String);
@@ -32,6 +33,7 @@ async fn main() -> Result<()> {
     let mut rows = match name.as_str() {
         "generic-secret-rotation" => rotation_rows(sdk, &binary, env).await?,
         "acm-certificate-expiry" => scan_rows(sdk, &binary, env).await?,
+        "iam-access-key-rotator" => sweep_rows(sdk, &binary, env).await?,
         other => return Err(format!("no benchmark for {other}").into()),
     };
     rows.push(size_row("bootstrap binary", &binary)?);
@@ -199,6 +201,97 @@ async fn scan_rows(
     ));
     rows.push(memory_row(
         "peak RSS, after 4 scans",
+        peak_rss_kib(&function)?,
+    ));
+    Ok(rows)
+}
+
+/// A dry-run sweep over users whose keys are all due: every user is read and planned, nothing is
+/// written, so repeated sweeps measure the same work.
+async fn sweep_rows(
+    sdk: &aws_config::SdkConfig,
+    binary: &Path,
+    env: &[(String, String)],
+) -> Result<Vec<Row>> {
+    let iam = aws_sdk_iam::Client::new(sdk);
+    stream::iter(0..SWEPT_USERS)
+        .map(|i| {
+            let iam = iam.clone();
+            async move {
+                let name = format!("bench-user-{i}");
+                iam.create_user()
+                    .user_name(&name)
+                    .path("/bench/")
+                    .send()
+                    .await?;
+                iam.create_access_key().user_name(&name).send().await?;
+                Ok::<(), e2e::Error>(())
+            }
+        })
+        .buffer_unordered(8)
+        .try_collect::<Vec<()>>()
+        .await?;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let settings = |concurrency: &str| {
+        let mut env = env.to_vec();
+        for (k, v) in [
+            ("USER_PATH_PREFIX", "/bench/"),
+            ("DRY_RUN", "true"),
+            ("KEY_ROTATION_AGE", "1s"),
+            ("SWEEP_CONCURRENCY", concurrency),
+        ] {
+            env.push((k.to_owned(), v.to_owned()));
+        }
+        env
+    };
+    let scheduled = json!({"version": "0", "id": "bench", "detail-type": "Scheduled Event", "source": "aws.events",
+                           "account": "123456789012", "time": "2026-11-22T08:00:00Z", "region": "us-east-1", "resources": [], "detail": {}});
+    let mut rows = Vec::new();
+    let mut function = FunctionProcess::start(binary, &settings("8")).await?;
+    let report = expect_ok(function.invoke(&scheduled).await?)?;
+    rows.push(timing_row(
+        &format!("cold dry-run sweep of {SWEPT_USERS} users (process start to response)"),
+        &[function.started().elapsed()],
+    ));
+    let mut bounded = Vec::new();
+    for _ in 0..2 {
+        let started = Instant::now();
+        expect_ok(function.invoke(&scheduled).await?)?;
+        bounded.push(started.elapsed());
+    }
+    rows.push(timing_row(
+        &format!("warm dry-run sweep of {SWEPT_USERS} users, SWEEP_CONCURRENCY=8"),
+        &bounded,
+    ));
+    let mut sequential = FunctionProcess::start(binary, &settings("1")).await?;
+    let mut one_at_a_time = Vec::new();
+    for _ in 0..2 {
+        let started = Instant::now();
+        expect_ok(sequential.invoke(&scheduled).await?)?;
+        one_at_a_time.push(started.elapsed());
+    }
+    rows.push(timing_row(
+        &format!("warm dry-run sweep of {SWEPT_USERS} users, SWEEP_CONCURRENCY=1"),
+        &one_at_a_time,
+    ));
+    let speedup =
+        median(&one_at_a_time).as_secs_f64() / median(&bounded).as_secs_f64().max(f64::EPSILON);
+    rows.push((
+        "speed-up of concurrency 8 over 1 (medians)".into(),
+        format!("{speedup:.1}x"),
+        String::new(),
+        String::new(),
+    ));
+    let users = report["users"].as_u64().unwrap_or(0).max(1) as f64;
+    let calls = report["api_calls"].as_u64().unwrap_or(0) as f64;
+    rows.push((
+        "IAM API calls per user".into(),
+        format!("{:.3}", calls / users),
+        String::new(),
+        String::new(),
+    ));
+    rows.push(memory_row(
+        "peak RSS, after 3 sweeps",
         peak_rss_kib(&function)?,
     ));
     Ok(rows)
