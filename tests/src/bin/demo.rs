@@ -13,6 +13,7 @@ use std::time::Instant;
 
 const FUNCTION: &str = "generic-secret-rotation";
 const CERTIFICATE_FUNCTION: &str = "acm-certificate-expiry";
+const KEY_ROTATOR: &str = "iam-access-key-rotator";
 
 #[tokio::main]
 async fn main() -> Result<()> {
@@ -22,12 +23,14 @@ async fn main() -> Result<()> {
     println!("Alert topic: {}", environment.topic_arn);
     let (rotated, rotation_alerts) = rotation_demo(&moto, &environment).await?;
     let certificate_alerts = certificate_demo(&environment).await?;
+    let key_alerts = key_rotator_demo(&environment).await?;
     println!(
-        "\nSummary: rotated {} secrets ({}); {} rotation alert(s) and {} certificate alert(s) sent.",
+        "\nSummary: rotated {} secrets ({}); {} rotation alert(s), {} certificate alert(s) and {} access key alert(s) sent.",
         rotated.len(),
         rotated.join(", "),
         rotation_alerts,
-        certificate_alerts
+        certificate_alerts,
+        key_alerts
     );
     Ok(())
 }
@@ -194,6 +197,84 @@ async fn certificate_demo(environment: &TestEnvironment) -> Result<usize> {
         );
     }
     Ok(alerts.len())
+}
+
+/// The access key lifecycle over every user, with ages of seconds instead of days so it fits in
+/// a demo: rotate, deactivate, delete; an exempt user is left alone.
+async fn key_rotator_demo(environment: &TestEnvironment) -> Result<usize> {
+    println!("\n== IAM access keys: the rotator's lifecycle (ages shortened to seconds)");
+    let iam = aws_sdk_iam::Client::new(&environment.sdk);
+    let tag = |k: &str, v: &str| aws_sdk_iam::types::Tag::builder().key(k).value(v).build();
+    for (user, tags) in [
+        ("ci-deployer", vec![tag("owner", "platform-team")?]),
+        ("break-glass", vec![tag("key-rotation", "exempt")?]),
+    ] {
+        iam.create_user()
+            .user_name(user)
+            .path("/demo/")
+            .set_tags(Some(tags))
+            .send()
+            .await?;
+        iam.create_access_key().user_name(user).send().await?;
+        println!("  created user {user} with one access key");
+    }
+    let mut env = environment.env.clone();
+    for (k, v) in [
+        ("USER_PATH_PREFIX", "/demo/"),
+        ("DRY_RUN", "false"),
+        ("KEY_ROTATION_AGE", "4s"),
+        ("KEY_INSTALL_GRACE", "2s"),
+        ("KEY_RECOVERY_GRACE", "2s"),
+        ("KEY_WARN_AHEAD", "0"),
+    ] {
+        env.push((k.to_owned(), v.to_owned()));
+    }
+    let mut function =
+        e2e::runtime::FunctionProcess::start(&e2e::binaries::function_binary(KEY_ROTATOR)?, &env)
+            .await?;
+    let scheduled = json!({"version": "0", "id": "demo", "detail-type": "Scheduled Event", "source": "aws.events",
+                           "account": "123456789012", "time": "2026-11-22T08:00:00Z", "region": "us-east-1", "resources": [], "detail": {}});
+    let mut sent = 0;
+    for (wait, label) in [
+        (4.5, "rotation age reached"),
+        (2.5, "install grace over"),
+        (2.5, "recovery grace over"),
+    ] {
+        tokio::time::sleep(std::time::Duration::from_secs_f64(wait)).await;
+        let report = match function.invoke(&scheduled).await? {
+            Invocation::Response(report) => report,
+            Invocation::Error {
+                error_type,
+                error_message,
+            } => return Err(format!("sweep failed: {error_type}: {error_message}").into()),
+        };
+        println!("  sweep ({label}): outcomes {}", report["outcomes"]);
+        let alerts = environment.inbox.drain().await?;
+        for alert in alerts.iter().filter(|a| {
+            a.attributes.get("kind").map(String::as_str) != Some("access-key-sweep-summary")
+        }) {
+            println!("    {}", alert.subject);
+        }
+        sent += alerts.len();
+        let keys = iam
+            .list_access_keys()
+            .user_name("ci-deployer")
+            .send()
+            .await?
+            .access_key_metadata;
+        let shown: Vec<String> = keys
+            .iter()
+            .map(|k| {
+                format!(
+                    "{} {}",
+                    shared::iam::key_suffix(k.access_key_id().unwrap_or_default()),
+                    k.status().map_or("?", |s| s.as_str())
+                )
+            })
+            .collect();
+        println!("    ci-deployer's keys now: {}", shown.join(", "));
+    }
+    Ok(sent)
 }
 
 /// Versions and stages, with every value masked: the demo shows that values changed, never them.
