@@ -137,6 +137,15 @@ impl FunctionProcess {
 
     /// Invokes the function with any payload, JSON or not.
     pub async fn invoke_raw(&mut self, payload: impl Into<Bytes>) -> Result<Invocation> {
+        self.invoke_within(payload, INVOCATION_TIMEOUT).await
+    }
+
+    /// [`FunctionProcess::invoke_raw`] with a time limit of its own (long scans and sweeps).
+    pub async fn invoke_within(
+        &mut self,
+        payload: impl Into<Bytes>,
+        timeout: Duration,
+    ) -> Result<Invocation> {
         let (reply, answer) = oneshot::channel();
         self.queue
             .send(Queued {
@@ -149,7 +158,7 @@ impl FunctionProcess {
             status = self.process.wait() => Err(format!(
                 "{} exited during the invocation ({:?}); output:\n{}", self.name, status, self.output()
             ).into()),
-            _ = tokio::time::sleep(INVOCATION_TIMEOUT) => Err(format!("{} timed out", self.name).into()),
+            _ = tokio::time::sleep(timeout) => Err(format!("{} timed out", self.name).into()),
         }
     }
 
