@@ -131,14 +131,14 @@ impl Alert {
         );
         let ascii: String = full
             .chars()
-            .map(|c| {
-                if c.is_ascii_graphic() || c == ' ' {
-                    c
-                } else if c.is_whitespace() {
-                    ' '
-                } else {
-                    '?'
-                }
+            .flat_map(|c| match c {
+                c if c.is_ascii_graphic() || c == ' ' => vec![c],
+                '…' => vec!['.', '.', '.'],
+                '‘' | '’' => vec!['\''],
+                '“' | '”' => vec!['"'],
+                '–' | '—' => vec!['-'],
+                c if c.is_whitespace() => vec![' '],
+                _ => vec!['?'],
             })
             .collect();
         if ascii.len() <= MAX_SUBJECT_CHARS {
@@ -353,6 +353,14 @@ mod tests {
         assert!(subject.len() <= MAX_SUBJECT_CHARS, "{}", subject.len());
         assert!(subject.is_ascii() && !subject.contains('\n') && subject.ends_with("..."));
         assert!(subject.starts_with("[ERROR] ??"));
+        let typographic = Alert {
+            title: "Key …ABCD of “alice” — rotated".into(),
+            ..sample()
+        };
+        assert_eq!(
+            typographic.subject(),
+            "[ERROR] Key ...ABCD of \"alice\" - rotated"
+        );
     }
 
     #[test]
