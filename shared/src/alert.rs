@@ -254,9 +254,38 @@ pub trait AlertSink: Send + Sync {
     fn publish(&self, alert: &Alert) -> impl Future<Output = Result<(), AlertError>> + Send;
 }
 
-/// Publishes every alert, going on after a failure (a broken alert must not hide the others);
-/// returns the failures' messages.
-pub async fn publish_all(sink: &impl AlertSink, alerts: &[Alert]) -> Vec<String> {
+/// Some alerts of a batch could not be published: the invocation must fail, so the function's
+/// error alarm tells someone.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("{failed} of {total} alerts could not be published; the first error: {first}")]
+pub struct UnpublishedAlerts {
+    pub failed: usize,
+    pub total: usize,
+    pub first: String,
+}
+
+/// What publishing a batch did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Published {
+    pub sent: usize,
+    failures: Vec<String>,
+}
+
+impl Published {
+    pub fn into_result(self) -> Result<(), UnpublishedAlerts> {
+        match self.failures.first() {
+            None => Ok(()),
+            Some(first) => Err(UnpublishedAlerts {
+                failed: self.failures.len(),
+                total: self.sent + self.failures.len(),
+                first: first.clone(),
+            }),
+        }
+    }
+}
+
+/// Publishes every alert, going on after a failure (a broken alert must not hide the others).
+pub async fn publish_all(sink: &impl AlertSink, alerts: &[Alert]) -> Published {
     let mut failures = Vec::new();
     for alert in alerts {
         if let Err(error) = sink.publish(alert).await {
@@ -264,7 +293,10 @@ pub async fn publish_all(sink: &impl AlertSink, alerts: &[Alert]) -> Vec<String>
             failures.push(error.to_string());
         }
     }
-    failures
+    Published {
+        sent: alerts.len() - failures.len(),
+        failures,
+    }
 }
 
 /// `ALERT_TOPIC_ARN`: the SNS topic every alert is published to. Required: a failure nobody is
@@ -416,6 +448,30 @@ mod tests {
         let attributes = crowded.message_attributes();
         assert_eq!(attributes.len(), MAX_ATTRIBUTES);
         assert!(attributes.iter().all(|(_, v)| !v.is_empty()));
+    }
+
+    #[test]
+    fn a_batch_with_failures_is_an_error_naming_the_first() {
+        let published = Published {
+            sent: 2,
+            failures: vec!["throttled".into(), "denied".into()],
+        };
+        assert_eq!(
+            published.into_result(),
+            Err(UnpublishedAlerts {
+                failed: 2,
+                total: 4,
+                first: "throttled".into()
+            })
+        );
+        assert_eq!(
+            Published {
+                sent: 3,
+                failures: vec![]
+            }
+            .into_result(),
+            Ok(())
+        );
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 pub mod binaries;
 pub mod certificates;
+pub mod iam;
 pub mod inbox;
 pub mod moto;
 pub mod rotation;

@@ -65,23 +65,7 @@ impl Setup {
 
     /// (key id, active), in creation order.
     async fn keys(&self, user: &str) -> Vec<(String, bool)> {
-        let mut keys = self
-            .iam
-            .list_access_keys()
-            .user_name(user)
-            .send()
-            .await
-            .unwrap()
-            .access_key_metadata;
-        keys.sort_by_key(|k| k.create_date.map(|d| d.as_nanos()));
-        keys.into_iter()
-            .map(|k| {
-                (
-                    k.access_key_id.unwrap(),
-                    k.status == Some(aws_sdk_iam::types::StatusType::Active),
-                )
-            })
-            .collect()
+        e2e::iam::access_keys(&self.iam, user).await.expect("keys")
     }
 
     async fn staged(&self, arn: &str, stage: &str) -> Value {

@@ -6,7 +6,7 @@ use futures_util::stream::{self, StreamExt};
 use lambda_runtime::{Diagnostic, LambdaEvent};
 use serde::Serialize;
 use serde_json::{json, Value};
-use shared::alert::{publish_all, Alert, AlertSink};
+use shared::alert::{publish_all, Alert, AlertSink, UnpublishedAlerts};
 use shared::certificates::acm::{AcmError, CertificateInventory};
 use shared::certificates::policy::{
     assess, certificate_alert, digest_alert, wants_private_renewal, Assessment, Thresholds,
@@ -44,12 +44,8 @@ pub enum HandlerError {
     Event(#[from] EventError),
     #[error("the scan could not list certificates: {0}")]
     List(#[source] AcmError),
-    #[error("{failed} of {total} alerts could not be published; the first error: {first}")]
-    Publish {
-        failed: usize,
-        total: usize,
-        first: String,
-    },
+    #[error(transparent)]
+    Publish(#[from] UnpublishedAlerts),
 }
 
 impl From<HandlerError> for Diagnostic {
@@ -57,7 +53,7 @@ impl From<HandlerError> for Diagnostic {
         let error_type = match &error {
             HandlerError::Event(_) => "InvalidEvent",
             HandlerError::List(_) => "ScanFailed",
-            HandlerError::Publish { .. } => "AlertNotPublished",
+            HandlerError::Publish(_) => "AlertNotPublished",
         };
         Diagnostic {
             error_type: error_type.into(),
@@ -148,17 +144,16 @@ impl<I: CertificateInventory, A: AlertSink> CertificateExpiry<I, A> {
             return Ok(json!({"alerts": 0}));
         };
         let alert = triggered_by(alert, "event");
-        publish_result(
-            1,
-            publish_all(&self.alerts, std::slice::from_ref(&alert)).await,
-        )?;
+        publish_all(&self.alerts, std::slice::from_ref(&alert))
+            .await
+            .into_result()?;
         Ok(json!({"alerts": 1, "kind": alert.kind, "resource": alert.resource}))
     }
 
     async fn scan(&self, now: i64, source: &str) -> Result<ScanReport, HandlerError> {
         let (mut report, alerts) = self.scanner.scan(now, source).await?;
-        let failures = publish_all(&self.alerts, &alerts).await;
-        report.alerts_sent = alerts.len() - failures.len();
+        let published = publish_all(&self.alerts, &alerts).await;
+        report.alerts_sent = published.sent;
         tracing::info!(
             certificates = report.certificates,
             standings = ?report.standings,
@@ -168,20 +163,8 @@ impl<I: CertificateInventory, A: AlertSink> CertificateExpiry<I, A> {
             alerts_sent = report.alerts_sent,
             "certificate scan finished"
         );
-        publish_result(alerts.len(), failures)?;
+        published.into_result()?;
         Ok(report)
-    }
-}
-
-/// Any failure to publish fails the invocation (so the function's error alarm fires).
-fn publish_result(total: usize, failures: Vec<String>) -> Result<(), HandlerError> {
-    match failures.first() {
-        None => Ok(()),
-        Some(first) => Err(HandlerError::Publish {
-            failed: failures.len(),
-            total,
-            first: first.clone(),
-        }),
     }
 }
 

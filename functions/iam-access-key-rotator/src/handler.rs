@@ -7,7 +7,7 @@ use futures_util::stream::{self, StreamExt};
 use lambda_runtime::{Diagnostic, LambdaEvent};
 use serde::Serialize;
 use serde_json::Value;
-use shared::alert::{publish_all, AlertSink};
+use shared::alert::{publish_all, AlertSink, UnpublishedAlerts};
 use shared::config::{ConfigError, Env};
 use shared::iam::directory::{DirectoryError, IamUser, KeyDirectory};
 use shared::iam::key_suffix;
@@ -84,12 +84,8 @@ pub enum HandlerError {
     Directory(#[from] DirectoryError),
     #[error("{failed} of {users} users could not be processed; see the alerts")]
     UsersFailed { failed: usize, users: usize },
-    #[error("{failed} of {total} alerts could not be published; the first error: {first}")]
-    Publish {
-        failed: usize,
-        total: usize,
-        first: String,
-    },
+    #[error(transparent)]
+    Publish(#[from] UnpublishedAlerts),
 }
 
 impl From<HandlerError> for Diagnostic {
@@ -99,7 +95,7 @@ impl From<HandlerError> for Diagnostic {
             HandlerError::UnknownUsers(_) => "UnknownUsers",
             HandlerError::Directory(_) => "IamError",
             HandlerError::UsersFailed { .. } => "UsersFailed",
-            HandlerError::Publish { .. } => "AlertNotPublished",
+            HandlerError::Publish(_) => "AlertNotPublished",
         };
         Diagnostic {
             error_type: error_type.into(),
@@ -263,16 +259,10 @@ impl<D: KeyDirectory, V: KeyVault, A: AlertSink> Rotator<D, V, A> {
             source,
             now,
         ));
-        let failures = publish_all(&self.alerts, &alerts).await;
-        report.alerts_sent = alerts.len() - failures.len();
+        let published = publish_all(&self.alerts, &alerts).await;
+        report.alerts_sent = published.sent;
         tracing::info!(users = report.users, outcomes = ?report.outcomes, alerts_sent = report.alerts_sent, dry_run = report.dry_run, "run finished");
-        if let Some(first) = failures.first() {
-            return Err(HandlerError::Publish {
-                failed: failures.len(),
-                total: alerts.len(),
-                first: first.clone(),
-            });
-        }
+        published.into_result()?;
         let failed = report.outcomes.get("failed").copied().unwrap_or(0);
         if failed > 0 {
             return Err(HandlerError::UsersFailed {
