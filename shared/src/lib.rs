@@ -13,6 +13,7 @@ pub mod config;
 pub mod iam;
 pub mod logging;
 pub mod password;
+pub mod retry;
 pub mod rotation;
 pub mod secret;
 pub mod startup;

@@ -6,6 +6,7 @@ pub mod certificates;
 pub mod iam;
 pub mod inbox;
 pub mod moto;
+pub mod postgres;
 pub mod rotation;
 pub mod runtime;
 

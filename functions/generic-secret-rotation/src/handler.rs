@@ -218,6 +218,7 @@ impl RotationTarget for GenericSecret {
         &self,
         current: &SecretText,
         pending: &SecretText,
+        _previous: Option<&SecretText>,
     ) -> Result<(), Self::Error> {
         self.verify(current, pending)
     }

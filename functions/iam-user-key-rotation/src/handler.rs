@@ -151,6 +151,7 @@ impl<D: KeyDirectory, I: IdentityCheck> RotationTarget for UserKey<D, I> {
         &self,
         current: &SecretText,
         pending: &SecretText,
+        _previous: Option<&SecretText>,
     ) -> Result<(), KeySecretError> {
         let (current, pending) = (KeySecret::parse(current)?, KeySecret::parse(pending)?);
         if current.user != pending.user {
@@ -167,7 +168,7 @@ impl<D: KeyDirectory, I: IdentityCheck> RotationTarget for UserKey<D, I> {
         current: &SecretText,
         pending: &SecretText,
     ) -> Result<(), KeySecretError> {
-        self.set_pending(current, pending).await?;
+        self.set_pending(current, pending, None).await?;
         let pending = KeySecret::parse(pending)?;
         let arn = verify_key(
             &self.identity,

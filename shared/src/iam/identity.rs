@@ -52,20 +52,6 @@ pub fn is_user_arn(arn: &str, user: &str) -> bool {
         && path_and_name.rsplit('/').next() == Some(user)
 }
 
-/// The waits between attempts: doubling from 250 ms, at most 4 s each, adding up to no more
-/// than `budget`.
-pub fn backoff(budget: Duration) -> Vec<Duration> {
-    let mut delays = Vec::new();
-    let mut next = Duration::from_millis(250);
-    let mut total = Duration::ZERO;
-    while total + next <= budget {
-        delays.push(next);
-        total += next;
-        next = (next * 2).min(Duration::from_secs(4));
-    }
-    delays
-}
-
 /// Tries until the key authenticates as `user` or the budget is spent; the last failure is the
 /// error.
 pub async fn verify_key(
@@ -75,7 +61,7 @@ pub async fn verify_key(
     secret: &SecretText,
     budget: Duration,
 ) -> Result<String, String> {
-    let mut delays = backoff(budget).into_iter();
+    let mut delays = crate::retry::backoff(budget).into_iter();
     loop {
         let failure = match check.caller_arn(key_id, secret).await {
             Ok(arn) if is_user_arn(&arn, user) => return Ok(arn),
@@ -112,19 +98,6 @@ mod tests {
             "arn:aws:sts::123456789012:assumed-role/r/alice",
             "alice"
         ));
-    }
-
-    #[test]
-    fn backoff_doubles_caps_and_stays_within_budget() {
-        let ms = |d: &[Duration]| d.iter().map(|d| d.as_millis() as u64).collect::<Vec<_>>();
-        assert_eq!(
-            ms(&backoff(Duration::from_secs(20))),
-            [250, 500, 1000, 2000, 4000, 4000, 4000, 4000]
-        );
-        assert!(backoff(Duration::from_millis(100)).is_empty());
-        assert!(
-            backoff(Duration::from_secs(60)).iter().sum::<Duration>() <= Duration::from_secs(60)
-        );
     }
 
     struct Answers(std::sync::Mutex<Vec<Result<String, String>>>);

@@ -35,11 +35,17 @@ pub trait RotationTarget: Send + Sync {
         current: &SecretText,
     ) -> impl Future<Output = Result<SecretText, Self::Error>> + Send;
 
+    /// Whether `set_pending` needs the `AWSPREVIOUS` value (to log in with it when a half-done
+    /// earlier attempt already changed the credential): it costs a read.
+    const NEEDS_PREVIOUS: bool = false;
+
     /// Makes the target system accept the pending value (returns at once if it already does).
+    /// `previous` is the `AWSPREVIOUS` value when the target asks for it and one exists.
     fn set_pending(
         &self,
         current: &SecretText,
         pending: &SecretText,
+        previous: Option<&SecretText>,
     ) -> impl Future<Output = Result<(), Self::Error>> + Send;
 
     /// Proves the pending value works.
@@ -185,8 +191,13 @@ impl<S: SecretStore, T: RotationTarget> Rotator<S, T> {
             (Step::Create, GuardOutcome::Proceed) => self.create(&state, &event.token).await?,
             (Step::Set, GuardOutcome::Proceed) => {
                 let (current, pending) = self.current_and_pending(&state, &event.token).await?;
+                let previous = if T::NEEDS_PREVIOUS {
+                    self.previous(&state).await?
+                } else {
+                    None
+                };
                 self.target
-                    .set_pending(&current, &pending)
+                    .set_pending(&current, &pending, previous.as_ref())
                     .await
                     .map_err(target_error(Step::Set, &state))?;
                 Outcome::PendingSet
@@ -221,6 +232,19 @@ impl<S: SecretStore, T: RotationTarget> Rotator<S, T> {
             .ok_or_else(|| RotationError::NoCurrentValue {
                 secret: state.name.clone(),
             })
+    }
+
+    async fn previous(&self, state: &SecretState) -> Result<Option<SecretText>, RotationError> {
+        Ok(self
+            .store
+            .value(
+                &state.arn,
+                VersionSelector {
+                    stage: AWSPREVIOUS,
+                    version_id: None,
+                },
+            )
+            .await?)
     }
 
     async fn pending(
@@ -290,17 +314,7 @@ impl<S: SecretStore, T: RotationTarget> Rotator<S, T> {
         }
         if T::ACTS_AFTER_FINISH {
             // AWSPREVIOUS is the version AWSCURRENT left, whether it moved now or on an earlier try.
-            let previous = self
-                .store
-                .value(
-                    &state.arn,
-                    VersionSelector {
-                        stage: AWSPREVIOUS,
-                        version_id: None,
-                    },
-                )
-                .await?;
-            if let Some(previous) = previous {
+            if let Some(previous) = self.previous(state).await? {
                 self.target
                     .finished(&previous)
                     .await

@@ -1,0 +1,300 @@
+//! The database port and its PostgreSQL adapter: connections over verified TLS (rustls; system
+//! roots plus an optional CA bundle) unless a secret or the setting explicitly disables TLS.
+
+use crate::secret::{base_user, DbSecret, SecretTls};
+use crate::sql;
+use shared::config::{ConfigError, Env};
+use shared::secret::SecretText;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_postgres::config::SslMode;
+use tokio_postgres::{Client, Config, NoTls};
+use tokio_postgres_rustls::MakeRustlsConnect;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("could not log in as {user} to {host}:{port}/{dbname}: {message}")]
+    Login {
+        user: String,
+        host: String,
+        port: u16,
+        dbname: String,
+        message: String,
+    },
+    #[error("{action} as {user} failed: {message}")]
+    Statement {
+        action: &'static str,
+        user: String,
+        message: String,
+    },
+}
+
+/// One login: where, as whom, with which password.
+pub struct Login<'a> {
+    pub secret: &'a DbSecret,
+    /// The database to connect to (the managed user's, even for the master login).
+    pub dbname: &'a str,
+}
+
+impl<'a> Login<'a> {
+    pub fn of(secret: &'a DbSecret) -> Self {
+        Self {
+            secret,
+            dbname: &secret.dbname,
+        }
+    }
+}
+
+pub trait Database: Send + Sync {
+    /// Logs in and runs `SELECT 1`.
+    fn check_login(&self, login: &Login<'_>) -> impl Future<Output = Result<(), DbError>> + Send;
+    /// Logs in and sets the login's own password (single-user rotation).
+    fn set_own_password(
+        &self,
+        login: &Login<'_>,
+        password: &SecretText,
+    ) -> impl Future<Output = Result<(), DbError>> + Send;
+    /// As the master user, in one transaction: the pending user exists with the new password and,
+    /// if it is the clone, is a member of the original user and acts as it in every session
+    /// (alternating-users rotation). The clone thereby has exactly the original's privileges,
+    /// memberships and objects, including grants made later, and whatever either user creates
+    /// is owned by the original role, so both can always use it.
+    fn prepare_alternate(
+        &self,
+        master: &Login<'_>,
+        current_user: &str,
+        pending_user: &str,
+        password: &SecretText,
+    ) -> impl Future<Output = Result<(), DbError>> + Send;
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlsMode {
+    /// Verified TLS: the server's certificate must chain to a trusted root and name the host.
+    VerifyFull,
+    /// No TLS for any secret (`DB_TLS=disable`).
+    Disable,
+}
+
+pub struct PostgresSettings {
+    pub tls: TlsMode,
+    pub connect_timeout: Duration,
+    pub statement_timeout: Duration,
+    connector: MakeRustlsConnect,
+}
+
+impl PostgresSettings {
+    /// `DB_TLS` (`verify-full` or `disable`), `DB_CA_BUNDLE` (a PEM file of extra trusted CAs,
+    /// such as the RDS bundle), `DB_CONNECT_TIMEOUT` (5s), `DB_STATEMENT_TIMEOUT` (30s).
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let tls = match env.string_or("DB_TLS", "verify-full").as_str() {
+            "verify-full" => TlsMode::VerifyFull,
+            "disable" => TlsMode::Disable,
+            other => {
+                return Err(ConfigError::Invalid {
+                    name: "DB_TLS",
+                    reason: format!("expected verify-full or disable, got {other:?}"),
+                })
+            }
+        };
+        let mut roots = rustls::RootCertStore::empty();
+        // Roots the system cannot load are skipped; a bundle that cannot be read is an error.
+        roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
+        if let Some(path) = env.optional("DB_CA_BUNDLE") {
+            let invalid = |reason: String| ConfigError::Invalid {
+                name: "DB_CA_BUNDLE",
+                reason,
+            };
+            use rustls_pki_types::pem::PemObject;
+            let certificates = rustls_pki_types::CertificateDer::pem_file_iter(path)
+                .map_err(|e| invalid(format!("cannot read {path}: {e}")))?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| invalid(format!("{path} is not a PEM certificate bundle: {e}")))?;
+            if certificates.is_empty() {
+                return Err(invalid(format!("{path} holds no certificate")));
+            }
+            for certificate in certificates {
+                roots
+                    .add(certificate)
+                    .map_err(|e| invalid(format!("{path}: {e}")))?;
+            }
+        }
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let client_config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| ConfigError::Invalid {
+                name: "DB_TLS",
+                reason: e.to_string(),
+            })?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        Ok(Self {
+            tls,
+            connect_timeout: std::time::Duration::from_secs(env.duration_or(
+                "DB_CONNECT_TIMEOUT",
+                5,
+                300,
+            )? as u64),
+            statement_timeout: std::time::Duration::from_secs(env.duration_or(
+                "DB_STATEMENT_TIMEOUT",
+                30,
+                3600,
+            )? as u64),
+            connector: MakeRustlsConnect::new(client_config),
+        })
+    }
+}
+
+pub struct Postgres {
+    settings: PostgresSettings,
+}
+
+impl Postgres {
+    pub fn new(settings: PostgresSettings) -> Self {
+        Self { settings }
+    }
+
+    /// TLS is off only when the secret says `ssl: false` or the setting disables it; otherwise a
+    /// server without TLS, or with a certificate that does not verify, is refused.
+    fn plaintext(&self, secret: &DbSecret) -> bool {
+        secret.tls == SecretTls::Disabled || self.settings.tls == TlsMode::Disable
+    }
+
+    async fn connect(&self, login: &Login<'_>) -> Result<Client, DbError> {
+        let secret = login.secret;
+        let mut config = Config::new();
+        config
+            .host(&secret.host)
+            .port(secret.port)
+            .dbname(login.dbname)
+            .user(&secret.username)
+            .password(secret.password.expose())
+            .application_name("credential-rotation")
+            .connect_timeout(self.settings.connect_timeout)
+            .options(format!(
+                "-c statement_timeout={}",
+                self.settings.statement_timeout.as_millis()
+            ));
+        let failed = |e: tokio_postgres::Error| DbError::Login {
+            user: secret.username.clone(),
+            host: secret.host.clone(),
+            port: secret.port,
+            dbname: login.dbname.to_owned(),
+            message: error_text(&e),
+        };
+        let client = if self.plaintext(secret) {
+            config.ssl_mode(SslMode::Disable);
+            let (client, connection) = config.connect(NoTls).await.map_err(failed)?;
+            tokio::spawn(connection);
+            client
+        } else {
+            config.ssl_mode(SslMode::Require);
+            let (client, connection) = config
+                .connect(self.settings.connector.clone())
+                .await
+                .map_err(failed)?;
+            tokio::spawn(connection);
+            client
+        };
+        Ok(client)
+    }
+}
+
+/// The error with its causes (the TLS or authentication reason is usually in the source).
+fn error_text(error: &tokio_postgres::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+impl Database for Postgres {
+    async fn check_login(&self, login: &Login<'_>) -> Result<(), DbError> {
+        let client = self.connect(login).await?;
+        client
+            .simple_query("SELECT 1")
+            .await
+            .map_err(|e| DbError::Statement {
+                action: "SELECT 1",
+                user: login.secret.username.clone(),
+                message: error_text(&e),
+            })?;
+        Ok(())
+    }
+
+    async fn set_own_password(
+        &self,
+        login: &Login<'_>,
+        password: &SecretText,
+    ) -> Result<(), DbError> {
+        let client = self.connect(login).await?;
+        let statement = sql::set_password(&login.secret.username, &sql::verifier(password));
+        client
+            .batch_execute(&statement)
+            .await
+            .map_err(|e| DbError::Statement {
+                action: "setting the new password",
+                user: login.secret.username.clone(),
+                message: error_text(&e),
+            })
+    }
+
+    async fn prepare_alternate(
+        &self,
+        master: &Login<'_>,
+        current_user: &str,
+        pending_user: &str,
+        password: &SecretText,
+    ) -> Result<(), DbError> {
+        let original = base_user(current_user);
+        let mut client = self.connect(master).await?;
+        let master_user = master.secret.username.clone();
+        let failed = |action: &'static str| {
+            let user = master_user.clone();
+            move |e: tokio_postgres::Error| DbError::Statement {
+                action,
+                user,
+                message: error_text(&e),
+            }
+        };
+        let transaction = client
+            .transaction()
+            .await
+            .map_err(failed("starting a transaction"))?;
+        let pending_exists = transaction
+            .query_opt(
+                "SELECT 1 FROM pg_roles WHERE rolname = $1",
+                &[&pending_user],
+            )
+            .await
+            .map_err(failed("looking up the pending user"))?
+            .is_some();
+        let verifier = sql::verifier(password);
+        let login = if pending_exists {
+            sql::set_password(pending_user, &verifier)
+        } else {
+            sql::create_login(pending_user, &verifier)
+        };
+        transaction
+            .batch_execute(&login)
+            .await
+            .map_err(failed("setting the pending user's login"))?;
+        if pending_user != original {
+            // Re-applied on every rotation: a clone altered by hand is put back.
+            transaction
+                .batch_execute(&sql::grant(original, pending_user))
+                .await
+                .map_err(failed("making the clone a member of the original user"))?;
+            transaction
+                .batch_execute(&sql::default_session_role(pending_user, original))
+                .await
+                .map_err(failed("making the clone act as the original user"))?;
+        }
+        transaction.commit().await.map_err(failed("committing"))
+    }
+}

@@ -1,0 +1,244 @@
+//! A real PostgreSQL server for the tests: a temporary cluster on a free port, TLS on (with a
+//! certificate from a CA made here) or off, stopped when the test process ends. PostgreSQL
+//! refuses to run as root, so as root it runs as the `postgres` user.
+
+use crate::Result;
+use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, SanType};
+use std::net::TcpListener;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const SUPERUSER: &str = "postgres";
+pub const SUPERUSER_PASSWORD: &str = "harness-superuser-password";
+
+pub struct TestPostgres {
+    pub port: u16,
+    /// The CA that signed the server's certificate (TLS servers only).
+    pub ca_bundle: Option<PathBuf>,
+    /// A CA that did not sign it, to prove verification happens.
+    pub other_ca_bundle: PathBuf,
+    directory: PathBuf,
+    server: Child,
+}
+
+impl Drop for TestPostgres {
+    fn drop(&mut self) {
+        let _ = self.server.kill();
+        let _ = self.server.wait();
+        let _ = std::fs::remove_dir_all(&self.directory);
+    }
+}
+
+fn binary(name: &str) -> Result<PathBuf> {
+    let on_path = Command::new("sh")
+        .args(["-c", &format!("command -v {name}")])
+        .output()?;
+    if on_path.status.success() {
+        return Ok(PathBuf::from(
+            String::from_utf8_lossy(&on_path.stdout).trim(),
+        ));
+    }
+    let mut versions: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")?
+        .filter_map(|e| Some(e.ok()?.path().join("bin").join(name)))
+        .collect();
+    versions.sort();
+    versions
+        .pop()
+        .filter(|p| p.is_file())
+        .ok_or_else(|| format!("PostgreSQL's {name} not found: run infra/setup.sh").into())
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
+}
+
+/// A command that runs as the `postgres` user when we are root, and dies with this process.
+fn as_server_user(program: &Path) -> Command {
+    if is_root() {
+        let mut command = Command::new("setpriv");
+        command
+            .args([
+                "--reuid=postgres",
+                "--regid=postgres",
+                "--clear-groups",
+                "--pdeathsig=TERM",
+                "--",
+            ])
+            .arg(program);
+        command
+    } else {
+        Command::new(program)
+    }
+}
+
+fn give_to_server_user(path: &Path) -> Result<()> {
+    if is_root() {
+        let status = Command::new("chown")
+            .args(["-R", "postgres:postgres"])
+            .arg(path)
+            .status()?;
+        if !status.success() {
+            return Err(format!("chown {} failed", path.display()).into());
+        }
+    }
+    Ok(())
+}
+
+struct Authority {
+    params: CertificateParams,
+    key: KeyPair,
+    pem: String,
+}
+
+fn authority(name: &str) -> Result<Authority> {
+    let key = KeyPair::generate()?;
+    let mut params = CertificateParams::new(Vec::<String>::new())?;
+    params.distinguished_name.push(DnType::CommonName, name);
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let pem = params.clone().self_signed(&key)?.pem();
+    Ok(Authority { params, key, pem })
+}
+
+impl TestPostgres {
+    pub fn start(tls: bool) -> Result<TestPostgres> {
+        let directory = std::env::temp_dir().join(crate::moto::unique_name("pg"));
+        let data = directory.join("data");
+        std::fs::create_dir_all(&directory)?;
+        std::fs::set_permissions(&directory, std::fs::Permissions::from_mode(0o755))?;
+        let password_file = directory.join("superuser-password");
+        std::fs::write(&password_file, SUPERUSER_PASSWORD)?;
+        give_to_server_user(&directory)?;
+
+        let initdb = as_server_user(&binary("initdb")?)
+            .arg("-D")
+            .arg(&data)
+            .args([
+                "-U",
+                SUPERUSER,
+                "--auth=scram-sha-256",
+                "--encoding=UTF8",
+                "--locale=C",
+            ])
+            .arg(format!("--pwfile={}", password_file.display()))
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .output()?;
+        if !initdb.status.success() {
+            return Err(
+                format!("initdb failed: {}", String::from_utf8_lossy(&initdb.stderr)).into(),
+            );
+        }
+
+        let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let mut conf = format!(
+            "listen_addresses = '127.0.0.1'\nport = {port}\nunix_socket_directories = '{}'\npassword_encryption = 'scram-sha-256'\nlog_min_messages = warning\n",
+            data.display()
+        );
+        let ca = authority("credential-rotation test CA")?;
+        let other = authority("some other CA")?;
+        let other_ca_bundle = directory.join("other-ca.pem");
+        std::fs::write(&other_ca_bundle, &other.pem)?;
+        let mut ca_bundle = None;
+        if tls {
+            let server_key = KeyPair::generate()?;
+            let mut server = CertificateParams::new(vec!["localhost".to_owned()])?;
+            server
+                .subject_alt_names
+                .push(SanType::IpAddress(std::net::IpAddr::from([127, 0, 0, 1])));
+            server
+                .distinguished_name
+                .push(DnType::CommonName, "127.0.0.1");
+            let issuer = rcgen::Issuer::new(ca.params.clone(), &ca.key);
+            let certificate = server.signed_by(&server_key, &issuer)?;
+            std::fs::write(data.join("server.crt"), certificate.pem())?;
+            std::fs::write(data.join("server.key"), server_key.serialize_pem())?;
+            std::fs::set_permissions(
+                data.join("server.key"),
+                std::fs::Permissions::from_mode(0o600),
+            )?;
+            conf.push_str("ssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n");
+            let path = directory.join("ca.pem");
+            std::fs::write(&path, &ca.pem)?;
+            ca_bundle = Some(path);
+        }
+        let postgresql_conf = data.join("postgresql.conf");
+        let mut existing = std::fs::read_to_string(&postgresql_conf)?;
+        existing.push_str(&conf);
+        std::fs::write(&postgresql_conf, existing)?;
+        std::fs::write(
+            data.join("pg_hba.conf"),
+            "host all all 127.0.0.1/32 scram-sha-256\n",
+        )?;
+        give_to_server_user(&directory)?;
+
+        let server = as_server_user(&binary("postgres")?)
+            .arg("-D")
+            .arg(&data)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()?;
+        let test = TestPostgres {
+            port,
+            ca_bundle,
+            other_ca_bundle,
+            directory,
+            server,
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if Instant::now() > deadline {
+                return Err("PostgreSQL did not start".into());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Ok(test)
+    }
+
+    /// A plaintext connection for the test's own checks and setup.
+    pub async fn connect(
+        &self,
+        user: &str,
+        password: &str,
+        dbname: &str,
+    ) -> Result<tokio_postgres::Client, tokio_postgres::Error> {
+        let mut config = tokio_postgres::Config::new();
+        config
+            .host("127.0.0.1")
+            .port(self.port)
+            .user(user)
+            .password(password)
+            .dbname(dbname)
+            .connect_timeout(Duration::from_secs(5));
+        let (client, connection) = config.connect(tokio_postgres::NoTls).await?;
+        tokio::spawn(connection);
+        Ok(client)
+    }
+
+    pub async fn superuser(&self) -> Result<tokio_postgres::Client> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            match self
+                .connect(SUPERUSER, SUPERUSER_PASSWORD, "postgres")
+                .await
+            {
+                Ok(client) => return Ok(client),
+                Err(error) if Instant::now() > deadline => return Err(error.into()),
+                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        }
+    }
+
+    /// Whether `user` can log in with `password` (and run a query).
+    pub async fn accepts(&self, user: &str, password: &str) -> bool {
+        match self.connect(user, password, "postgres").await {
+            Ok(client) => client.simple_query("SELECT 1").await.is_ok(),
+            Err(_) => false,
+        }
+    }
+}
