@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs everything the demo, the tests and the template checks need, pinned, into the project:
-# a Python virtualenv at .venv with moto server, cfn-lint, SAM CLI, cargo-lambda and zig.
+# Installs everything the demo, the tests and the template checks need: a Python virtualenv at
+# .venv with moto server, cfn-lint, SAM CLI, cargo-lambda and zig (pinned), and PostgreSQL's
+# server binaries from the distribution when they are missing.
 # Idempotent: does nothing when .venv already matches infra/requirements.txt.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -8,6 +9,17 @@ venv="$root/.venv"
 req="$root/infra/requirements.txt"
 stamp="$venv/.requirements.sha256"
 want=$(sha256sum "$req" | cut -d' ' -f1)
+
+# PostgreSQL server binaries for the database rotation tests and demo (Debian's package).
+if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "setup: installing PostgreSQL (Debian package)" >&2
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+  else
+    echo "setup: PostgreSQL server binaries (initdb, postgres) are required: install your distribution's postgresql package" >&2
+    exit 1
+  fi
+fi
 
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
   exit 0

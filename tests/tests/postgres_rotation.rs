@@ -476,3 +476,28 @@ async fn bad_input_and_faults_name_the_cause_and_change_nothing() {
     assert!(s.db.accepts("app", "first-Passw0rd").await);
     s.assert_no_password_in_output(&["first-Passw0rd", "wrong-password", SUPERUSER_PASSWORD]);
 }
+
+#[tokio::test]
+async fn set_secret_falls_back_to_the_previous_password_when_the_current_one_fails() {
+    let mut s = setup().await;
+    s.create_login("app", "first-Passw0rd").await;
+    let arn = s.store(&s.secret_value("app", "first-Passw0rd")).await;
+    s.rotate(&arn).await;
+    // The database went back to the previous password (say, restored from a snapshot).
+    s.db.superuser()
+        .await
+        .unwrap()
+        .batch_execute("ALTER ROLE app PASSWORD 'first-Passw0rd'")
+        .await
+        .unwrap();
+    let stale = field(&s.staged(&arn, "AWSCURRENT").await, "password");
+    assert!(!s.db.accepts("app", &stale).await);
+
+    s.rotate(&arn).await;
+    let current = field(&s.staged(&arn, "AWSCURRENT").await, "password");
+    assert!(s.db.accepts("app", &current).await);
+    assert!(s
+        .function
+        .output()
+        .contains("AWSCURRENT does not log in; trying AWSPREVIOUS"));
+}

@@ -36,6 +36,7 @@ async fn main() -> Result<()> {
         "generic-secret-rotation" => rotation_rows(sdk, &binary, env).await?,
         "acm-certificate-expiry" => scan_rows(sdk, &binary, env).await?,
         "iam-access-key-rotator" => sweep_rows(sdk, &binary, env).await?,
+        "postgres-rotation" => postgres_rows(sdk, &binary, env).await?,
         other => return Err(format!("no benchmark for {other}").into()),
     };
     rows.push(size_row("bootstrap binary", &binary)?);
@@ -305,6 +306,69 @@ async fn sweep_rows(
     ));
     rows.push(memory_row(
         "peak RSS, after 3 sweeps",
+        peak_rss_kib(&function)?,
+    ));
+    Ok(rows)
+}
+
+/// Full single-user rotations of one PostgreSQL login over verified TLS, on one warm process.
+async fn postgres_rows(
+    sdk: &aws_config::SdkConfig,
+    binary: &Path,
+    env: &[(String, String)],
+) -> Result<Vec<Row>> {
+    let db = e2e::postgres::TestPostgres::start(true)?;
+    db.superuser()
+        .await?
+        .batch_execute("CREATE ROLE bench LOGIN PASSWORD 'bench-initial-1'")
+        .await?;
+    let sm = aws_sdk_secretsmanager::Client::new(sdk);
+    let value = json!({"engine": "postgres", "host": "127.0.0.1", "port": db.port, "username": "bench", "password": "bench-initial-1", "dbname": "postgres"});
+    let arn = sm
+        .create_secret()
+        .name(unique_name("bench-db"))
+        .secret_string(value.to_string())
+        .send()
+        .await?
+        .arn
+        .ok_or("no ARN")?;
+    let mut env = env.to_vec();
+    env.push((
+        "DB_CA_BUNDLE".into(),
+        db.ca_bundle
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default(),
+    ));
+    let mut function = FunctionProcess::start(binary, &env).await?;
+    let mut per_step: Vec<Vec<Duration>> = vec![Vec::new(); STEPS.len()];
+    let mut full = Vec::new();
+    let mut cold = None;
+    for _ in 0..20 {
+        let token = fresh_token();
+        start_rotation(&sm, &arn, &token, true).await?;
+        let rotation_started = Instant::now();
+        for (i, step) in STEPS.iter().enumerate() {
+            let started = Instant::now();
+            expect_ok(function.invoke(&rotation_event(step, &arn, &token)).await?)?;
+            per_step[i].push(started.elapsed());
+            cold.get_or_insert_with(|| function.started().elapsed());
+        }
+        full.push(rotation_started.elapsed());
+    }
+    let mut rows = vec![timing_row(
+        "cold start: process start to first response (createSecret)",
+        &[cold.unwrap_or_default()],
+    )];
+    for (step, times) in STEPS.iter().zip(&per_step) {
+        rows.push(timing_row(&format!("warm {step}"), times));
+    }
+    rows.push(timing_row(
+        "warm full rotation (4 steps, TLS logins)",
+        &full,
+    ));
+    rows.push(memory_row(
+        "peak RSS, after 20 rotations",
         peak_rss_kib(&function)?,
     ));
     Ok(rows)

@@ -14,6 +14,7 @@ use std::time::Instant;
 const FUNCTION: &str = "generic-secret-rotation";
 const CERTIFICATE_FUNCTION: &str = "acm-certificate-expiry";
 const KEY_ROTATOR: &str = "iam-access-key-rotator";
+const POSTGRES_ROTATION: &str = "postgres-rotation";
 
 #[tokio::main]
 async fn main() -> Result<()> {
@@ -24,6 +25,7 @@ async fn main() -> Result<()> {
     let (rotated, rotation_alerts) = rotation_demo(&moto, &environment).await?;
     let certificate_alerts = certificate_demo(&environment).await?;
     let key_alerts = key_rotator_demo(&environment).await?;
+    postgres_demo(&environment).await?;
     println!(
         "\nSummary: rotated {} secrets ({}); {} rotation alert(s), {} certificate alert(s) and {} access key alert(s) sent.",
         rotated.len(),
@@ -275,6 +277,98 @@ async fn key_rotator_demo(environment: &TestEnvironment) -> Result<usize> {
         println!("    ci-deployer's keys now: {}", shown.join(", "));
     }
     Ok(sent)
+}
+
+/// A local PostgreSQL with TLS beside moto: one login rotated as a single user, one with
+/// alternating users, and a client logging in before and after.
+async fn postgres_demo(environment: &TestEnvironment) -> Result<()> {
+    use e2e::postgres::{TestPostgres, SUPERUSER, SUPERUSER_PASSWORD};
+    println!("\n== PostgreSQL: a local server with TLS (certificate from a CA made for the demo)");
+    let db = TestPostgres::start(true)?;
+    let admin = db.superuser().await?;
+    admin.batch_execute("CREATE ROLE billing LOGIN PASSWORD 'billing-initial-1'; CREATE ROLE reporting LOGIN PASSWORD 'reporting-initial-1'").await?;
+    let sm = aws_sdk_secretsmanager::Client::new(&environment.sdk);
+    let secret = |user: &str, password: &str| json!({"engine": "postgres", "host": "127.0.0.1", "port": db.port, "username": user, "password": password, "dbname": "postgres"});
+    let master_arn = sm
+        .create_secret()
+        .name("demo/db-master")
+        .secret_string(secret(SUPERUSER, SUPERUSER_PASSWORD).to_string())
+        .send()
+        .await?
+        .arn
+        .ok_or("no ARN")?;
+    let mut reporting = secret("reporting", "reporting-initial-1");
+    reporting["masterarn"] = json!(master_arn);
+    let mut env = environment.env.clone();
+    env.push((
+        "DB_CA_BUNDLE".into(),
+        db.ca_bundle
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default(),
+    ));
+    let mut function = e2e::runtime::FunctionProcess::start(
+        &e2e::binaries::function_binary(POSTGRES_ROTATION)?,
+        &env,
+    )
+    .await?;
+    for (name, value, strategy) in [
+        (
+            "demo/db-billing",
+            secret("billing", "billing-initial-1"),
+            "single user",
+        ),
+        ("demo/db-reporting", reporting, "alternating users"),
+    ] {
+        let (user, old_password) = (
+            value["username"].as_str().unwrap_or_default().to_owned(),
+            value["password"].as_str().unwrap_or_default().to_owned(),
+        );
+        let arn = sm
+            .create_secret()
+            .name(name)
+            .secret_string(value.to_string())
+            .send()
+            .await?
+            .arn
+            .ok_or("no ARN")?;
+        println!(
+            "  {name} ({strategy}): before, {user} logs in: {}",
+            db.accepts(&user, &old_password).await
+        );
+        let token = fresh_token();
+        start_rotation(&sm, &arn, &token, true).await?;
+        for step in STEPS {
+            let started = Instant::now();
+            let result = function.invoke(&rotation_event(step, &arn, &token)).await?;
+            match result {
+                Invocation::Response(report) => println!(
+                    "    {step:<13} -> {} ({} ms)",
+                    report["outcome"].as_str().unwrap_or("?"),
+                    started.elapsed().as_millis()
+                ),
+                Invocation::Error {
+                    error_type,
+                    error_message,
+                } => return Err(format!("{step} failed: {error_type}: {error_message}").into()),
+            }
+        }
+        let current: Value =
+            serde_json::from_str(&e2e::rotation::staged_value(&sm, &arn, "AWSCURRENT").await?)?;
+        let (new_user, new_password) = (
+            current["username"].as_str().unwrap_or_default(),
+            current["password"].as_str().unwrap_or_default(),
+        );
+        println!(
+            "    after: {new_user} logs in with AWSCURRENT: {}",
+            db.accepts(new_user, new_password).await
+        );
+        println!(
+            "    after: {user} logs in with the old password: {}",
+            db.accepts(&user, &old_password).await
+        );
+    }
+    Ok(())
 }
 
 /// Versions and stages, with every value masked: the demo shows that values changed, never them.
