@@ -25,7 +25,7 @@ async fn main() -> Result<()> {
     let (rotated, rotation_alerts) = rotation_demo(&moto, &environment).await?;
     let certificate_alerts = certificate_demo(&environment).await?;
     let key_alerts = key_rotator_demo(&environment).await?;
-    postgres_demo(&environment).await?;
+    let logins = postgres_demo(&environment).await?;
     println!(
         "\nSummary: rotated {} secrets ({}); {} rotation alert(s), {} certificate alert(s) and {} access key alert(s) sent.",
         rotated.len(),
@@ -281,7 +281,7 @@ async fn key_rotator_demo(environment: &TestEnvironment) -> Result<usize> {
 
 /// A local PostgreSQL with TLS beside moto: one login rotated as a single user, one with
 /// alternating users, and a client logging in before and after.
-async fn postgres_demo(environment: &TestEnvironment) -> Result<()> {
+async fn postgres_demo(environment: &TestEnvironment) -> Result<usize> {
     use e2e::postgres::{TestPostgres, SUPERUSER, SUPERUSER_PASSWORD};
     println!("\n== PostgreSQL: a local server with TLS (certificate from a CA made for the demo)");
     let db = TestPostgres::start(true)?;
@@ -368,7 +368,7 @@ async fn postgres_demo(environment: &TestEnvironment) -> Result<()> {
             db.accepts(&user, &old_password).await
         );
     }
-    Ok(())
+    Ok(2)
 }
 
 /// Versions and stages, with every value masked: the demo shows that values changed, never them.
