@@ -27,7 +27,7 @@ async fn main() -> Result<()> {
     let key_alerts = key_rotator_demo(&environment).await?;
     let logins = postgres_demo(&environment).await?;
     println!(
-        "\nSummary: rotated {} secrets ({}); {} rotation alert(s), {} certificate alert(s) and {} access key alert(s) sent.",
+        "\nSummary: rotated {} secrets ({}) and {logins} database logins; {} rotation alert(s), {} certificate alert(s) and {} access key alert(s) sent.",
         rotated.len(),
         rotated.join(", "),
         rotation_alerts,
@@ -312,6 +312,7 @@ async fn postgres_demo(environment: &TestEnvironment) -> Result<usize> {
         &env,
     )
     .await?;
+    let mut rotated = 0;
     for (name, value, strategy) in [
         (
             "demo/db-billing",
@@ -367,8 +368,9 @@ async fn postgres_demo(environment: &TestEnvironment) -> Result<usize> {
             "    after: {user} logs in with the old password: {}",
             db.accepts(&user, &old_password).await
         );
+        rotated += 1;
     }
-    Ok(2)
+    Ok(rotated)
 }
 
 /// Versions and stages, with every value masked: the demo shows that values changed, never them.
