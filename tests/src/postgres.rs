@@ -200,6 +200,14 @@ impl TestPostgres {
         Ok(test)
     }
 
+    /// The settings that make the rotation function trust this server's CA.
+    pub fn function_env(&self) -> Vec<(String, String)> {
+        self.ca_bundle
+            .iter()
+            .map(|path| ("DB_CA_BUNDLE".to_owned(), path.display().to_string()))
+            .collect()
+    }
+
     /// A plaintext connection for the test's own checks and setup.
     pub async fn connect(
         &self,

@@ -43,8 +43,7 @@ async fn setup() -> Setup {
 }
 
 fn scheduled() -> Value {
-    json!({"version": "0", "id": "e2e", "detail-type": "Scheduled Event", "source": "aws.events", "account": "123456789012",
-           "time": "2026-11-22T08:00:00Z", "region": "us-east-1", "resources": [], "detail": {}})
+    e2e::scheduled_event().expect("fixture")
 }
 
 impl Setup {

@@ -32,9 +32,7 @@ async fn setup_with(tls: bool, settings: &[(&str, &str)]) -> Setup {
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
-    if let Some(ca) = &db.ca_bundle {
-        env.push(("DB_CA_BUNDLE".into(), ca.display().to_string()));
-    }
+    env.extend(db.function_env());
     env.push(("DB_READY_TIMEOUT".into(), "2s".into()));
     let env_refs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let environment = TestEnvironment::new(moto, REGION, &env_refs)

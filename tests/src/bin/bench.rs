@@ -141,11 +141,7 @@ async fn scan_rows(
         .buffer_unordered(8)
         .try_collect::<Vec<String>>()
         .await?;
-    let scheduled = json!({
-        "version": "0", "id": "bench", "detail-type": "Scheduled Event", "source": "aws.events",
-        "account": "123456789012", "time": "2026-11-22T08:00:00Z", "region": "us-east-1",
-        "resources": ["arn:aws:events:us-east-1:123456789012:rule/daily-scan"], "detail": {}
-    });
+    let scheduled = e2e::scheduled_event()?;
 
     let mut rows = Vec::new();
     let mut function = FunctionProcess::start(binary, env).await?;
@@ -246,8 +242,7 @@ async fn sweep_rows(
         }
         env
     };
-    let scheduled = json!({"version": "0", "id": "bench", "detail-type": "Scheduled Event", "source": "aws.events",
-                           "account": "123456789012", "time": "2026-11-22T08:00:00Z", "region": "us-east-1", "resources": [], "detail": {}});
+    let scheduled = e2e::scheduled_event()?;
     let mut rows = Vec::new();
     let mut function = FunctionProcess::start(binary, &settings("8")).await?;
     let report = expect_ok(
@@ -333,13 +328,7 @@ async fn postgres_rows(
         .arn
         .ok_or("no ARN")?;
     let mut env = env.to_vec();
-    env.push((
-        "DB_CA_BUNDLE".into(),
-        db.ca_bundle
-            .as_ref()
-            .map(|p| p.display().to_string())
-            .unwrap_or_default(),
-    ));
+    env.extend(db.function_env());
     let mut function = FunctionProcess::start(binary, &env).await?;
     let mut per_step: Vec<Vec<Duration>> = vec![Vec::new(); STEPS.len()];
     let mut full = Vec::new();

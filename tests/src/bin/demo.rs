@@ -169,11 +169,7 @@ async fn certificate_demo(environment: &TestEnvironment) -> Result<usize> {
     }
     tokio::time::sleep(std::time::Duration::from_secs(4)).await;
     let mut function = environment.start(CERTIFICATE_FUNCTION).await?;
-    let scheduled = json!({
-        "version": "0", "id": "demo", "detail-type": "Scheduled Event", "source": "aws.events",
-        "account": "123456789012", "time": "2026-11-22T08:00:00Z", "region": "us-east-1",
-        "resources": ["arn:aws:events:us-east-1:123456789012:rule/daily-scan"], "detail": {}
-    });
+    let scheduled = e2e::scheduled_event()?;
     let report = match function.invoke(&scheduled).await? {
         Invocation::Response(report) => report,
         Invocation::Error {
@@ -234,8 +230,7 @@ async fn key_rotator_demo(environment: &TestEnvironment) -> Result<usize> {
     let mut function =
         e2e::runtime::FunctionProcess::start(&e2e::binaries::function_binary(KEY_ROTATOR)?, &env)
             .await?;
-    let scheduled = json!({"version": "0", "id": "demo", "detail-type": "Scheduled Event", "source": "aws.events",
-                           "account": "123456789012", "time": "2026-11-22T08:00:00Z", "region": "us-east-1", "resources": [], "detail": {}});
+    let scheduled = e2e::scheduled_event()?;
     let mut sent = 0;
     for (wait, label) in [
         (4.5, "rotation age reached"),
@@ -300,13 +295,7 @@ async fn postgres_demo(environment: &TestEnvironment) -> Result<usize> {
     let mut reporting = secret("reporting", "reporting-initial-1");
     reporting["masterarn"] = json!(master_arn);
     let mut env = environment.env.clone();
-    env.push((
-        "DB_CA_BUNDLE".into(),
-        db.ca_bundle
-            .as_ref()
-            .map(|p| p.display().to_string())
-            .unwrap_or_default(),
-    ));
+    env.extend(db.function_env());
     let mut function = e2e::runtime::FunctionProcess::start(
         &e2e::binaries::function_binary(POSTGRES_ROTATION)?,
         &env,
