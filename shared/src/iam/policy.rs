@@ -69,6 +69,15 @@ impl Lifecycle {
         Ok(lifecycle)
     }
 
+    /// The warning about `action` on `key` due at `due`, if this run is the one to send it.
+    fn upcoming(&self, action: &'static str, key: &str, due: i64, now: i64) -> Option<Upcoming> {
+        self.warns_now(due, now).then(|| Upcoming {
+            action,
+            key: key.to_owned(),
+            due,
+        })
+    }
+
     /// Whether this run is the one to warn about an action due at `due`.
     fn warns_now(&self, due: i64, now: i64) -> bool {
         self.warn_ahead > 0
@@ -184,13 +193,9 @@ pub fn decide(user: &UserKeys, lifecycle: &Lifecycle, now: i64, forced: bool) ->
                 key: key.id.clone(),
             });
         }
-        if lifecycle.warns_now(deletable, now) {
-            upcoming = Some(Upcoming {
-                action: "delete",
-                key: key.id.clone(),
-                due: deletable,
-            });
-        }
+        upcoming = lifecycle
+            .upcoming("delete", &key.id, deletable, now)
+            .or(upcoming);
         slot_held_until = Some(deletable);
     }
 
@@ -212,13 +217,9 @@ pub fn decide(user: &UserKeys, lifecycle: &Lifecycle, now: i64, forced: bool) ->
                 },
                 _ if forced => Plan::Blocked(Blocked::TwoActiveKeys),
                 _ => {
-                    if lifecycle.warns_now(due, now) {
-                        upcoming = Some(Upcoming {
-                            action: "deactivate",
-                            key: old.id.clone(),
-                            due,
-                        });
-                    }
+                    upcoming = lifecycle
+                        .upcoming("deactivate", &old.id, due, now)
+                        .or(upcoming);
                     Plan::Nothing
                 }
             }
@@ -236,13 +237,9 @@ pub fn decide(user: &UserKeys, lifecycle: &Lifecycle, now: i64, forced: bool) ->
                     current: current.id.clone(),
                 },
                 _ => {
-                    if lifecycle.warns_now(due, now) {
-                        upcoming = Some(Upcoming {
-                            action: "rotate",
-                            key: current.id.clone(),
-                            due,
-                        });
-                    }
+                    upcoming = lifecycle
+                        .upcoming("rotate", &current.id, due, now)
+                        .or(upcoming);
                     Plan::Nothing
                 }
             }

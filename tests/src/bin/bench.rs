@@ -150,12 +150,7 @@ async fn scan_rows(
         &format!("cold scan of {SCANNED_CERTIFICATES} certificates (process start to response)"),
         &[function.started().elapsed()],
     ));
-    let mut warm = Vec::new();
-    for _ in 0..3 {
-        let started = Instant::now();
-        expect_ok(function.invoke(&scheduled).await?)?;
-        warm.push(started.elapsed());
-    }
+    let warm = timed_runs(&mut function, &scheduled, 3).await?;
     rows.push(timing_row(
         &format!("warm scan of {SCANNED_CERTIFICATES} certificates, SCAN_CONCURRENCY=8"),
         &warm,
@@ -165,12 +160,7 @@ async fn scan_rows(
     sequential_env.push(("SCAN_CONCURRENCY".into(), "1".into()));
     let mut sequential = FunctionProcess::start(binary, &sequential_env).await?;
     expect_ok(sequential.invoke(&scheduled).await?)?;
-    let mut one_at_a_time = Vec::new();
-    for _ in 0..3 {
-        let started = Instant::now();
-        expect_ok(sequential.invoke(&scheduled).await?)?;
-        one_at_a_time.push(started.elapsed());
-    }
+    let one_at_a_time = timed_runs(&mut sequential, &scheduled, 3).await?;
     rows.push(timing_row(
         &format!("warm scan of {SCANNED_CERTIFICATES} certificates, SCAN_CONCURRENCY=1"),
         &one_at_a_time,
@@ -254,31 +244,13 @@ async fn sweep_rows(
         &format!("cold daily sweep of {SWEPT_USERS} users (process start to response)"),
         &[function.started().elapsed()],
     ));
-    let mut bounded = Vec::new();
-    for _ in 0..2 {
-        let started = Instant::now();
-        expect_ok(
-            function
-                .invoke_within(scheduled.to_string(), LONG_RUN)
-                .await?,
-        )?;
-        bounded.push(started.elapsed());
-    }
+    let bounded = timed_runs(&mut function, &scheduled, 2).await?;
     rows.push(timing_row(
         &format!("warm daily sweep of {SWEPT_USERS} users, SWEEP_CONCURRENCY=8"),
         &bounded,
     ));
     let mut sequential = FunctionProcess::start(binary, &settings("1")).await?;
-    let mut one_at_a_time = Vec::new();
-    for _ in 0..2 {
-        let started = Instant::now();
-        expect_ok(
-            sequential
-                .invoke_within(scheduled.to_string(), LONG_RUN)
-                .await?,
-        )?;
-        one_at_a_time.push(started.elapsed());
-    }
+    let one_at_a_time = timed_runs(&mut sequential, &scheduled, 2).await?;
     rows.push(timing_row(
         &format!("warm daily sweep of {SWEPT_USERS} users, SWEEP_CONCURRENCY=1"),
         &one_at_a_time,
@@ -361,6 +333,21 @@ async fn postgres_rows(
         peak_rss_kib(&function)?,
     ));
     Ok(rows)
+}
+
+/// Invokes `runs` times on a warm process; each invocation's time.
+async fn timed_runs(
+    function: &mut FunctionProcess,
+    event: &Value,
+    runs: usize,
+) -> Result<Vec<Duration>> {
+    let mut times = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let started = Instant::now();
+        expect_ok(function.invoke_within(event.to_string(), LONG_RUN).await?)?;
+        times.push(started.elapsed());
+    }
+    Ok(times)
 }
 
 fn expect_ok(result: Invocation) -> Result<Value> {
