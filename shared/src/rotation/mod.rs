@@ -290,26 +290,54 @@ impl<S: SecretStore, T: RotationTarget> Rotator<S, T> {
             .new_pending_value(&current)
             .await
             .map_err(target_error(Step::Create, state))?;
-        if let Err(error) = self.store.put_pending(&state.arn, token, &value).await {
-            if let Err(undo_error) = self.target.abandon_pending(&value).await {
-                tracing::error!(error = %undo_error, "could not undo the credential whose value could not be stored");
+        let Err(error) = self.store.put_pending(&state.arn, token, &value).await else {
+            return Ok(Outcome::PendingCreated);
+        };
+        // The error may have come after Secrets Manager stored the value (an answer lost on the
+        // way back): read back before undoing anything, and undo only what is surely unstored.
+        match self.pending(state, token).await {
+            Ok(Some(stored)) if stored.expose() == value.expose() => {
+                tracing::warn!(%error, "PutSecretValue reported an error, but the value is stored");
+                return Ok(Outcome::PendingCreated);
             }
-            return Err(error.into());
+            Ok(_) => {
+                if let Err(undo_error) = self.target.abandon_pending(&value).await {
+                    tracing::error!(error = %undo_error, "could not undo the credential whose value was not stored; the next attempt cleans it up");
+                }
+            }
+            Err(read_error) => {
+                tracing::error!(error = %read_error, "whether the value was stored is unknown, so nothing is undone; the next attempt finds out");
+            }
         }
-        Ok(Outcome::PendingCreated)
+        Err(error.into())
     }
 
     async fn finish(&self, state: &SecretState, token: &str) -> Result<Outcome, RotationError> {
         let plan = guard::plan_finish(state, token)?;
         if let Some(previous) = &plan.move_current_from {
-            self.store
+            // Never promote a version without a value: the live secret would then have none.
+            if self.pending(state, token).await?.is_none() {
+                return Err(RotationError::NoPendingValue {
+                    secret: state.name.clone(),
+                    token: token.to_owned(),
+                });
+            }
+            let moved = self
+                .store
                 .update_stage(&state.arn, AWSCURRENT, Some(token), Some(previous))
+                .await;
+            self.confirm(state, moved, |now| now.has_stage(token, AWSCURRENT))
                 .await?;
             tracing::info!(previous_version = %previous, "AWSCURRENT moved to the new version");
         }
         if plan.remove_pending {
-            self.store
+            // Secrets Manager may already have removed the label with the move (the user guide
+            // says so): a label that is gone is the goal reached, not an error.
+            let removed = self
+                .store
                 .update_stage(&state.arn, AWSPENDING, None, Some(token))
+                .await;
+            self.confirm(state, removed, |now| !now.has_stage(token, AWSPENDING))
                 .await?;
         }
         if T::ACTS_AFTER_FINISH {
@@ -328,6 +356,24 @@ impl<S: SecretStore, T: RotationTarget> Rotator<S, T> {
         } else {
             Outcome::AlreadyFinished
         })
+    }
+
+    /// A label change that reported an error may still have happened (a lost answer), or may have
+    /// been made unnecessary (a label already gone): the labels as they are now decide.
+    async fn confirm(
+        &self,
+        state: &SecretState,
+        result: Result<(), StoreError>,
+        reached: impl Fn(&SecretState) -> bool,
+    ) -> Result<(), RotationError> {
+        let Err(error) = result else { return Ok(()) };
+        match self.store.describe(&state.arn).await {
+            Ok(now) if reached(&now) => {
+                tracing::warn!(%error, "UpdateSecretVersionStage reported an error, but the labels are as intended");
+                Ok(())
+            }
+            _ => Err(error.into()),
+        }
     }
 }
 
@@ -521,5 +567,221 @@ mod tests {
             "{remedy}"
         );
         assert_eq!(Diagnostic::from(error).error_type, "NoPendingValue");
+    }
+
+    mod engine {
+        //! The protocol against Secrets Manager answers moto cannot give (SDK mocks).
+        use super::super::*;
+        use aws_sdk_secretsmanager::operation::describe_secret::DescribeSecretOutput;
+        use aws_sdk_secretsmanager::operation::get_secret_value::{
+            GetSecretValueError, GetSecretValueOutput,
+        };
+        use aws_sdk_secretsmanager::operation::put_secret_value::PutSecretValueError;
+        use aws_sdk_secretsmanager::operation::update_secret_version_stage::{
+            UpdateSecretVersionStageError, UpdateSecretVersionStageOutput,
+        };
+        use aws_sdk_secretsmanager::types::error::{
+            InternalServiceError, InvalidParameterException, ResourceNotFoundException,
+        };
+        use aws_sdk_secretsmanager::Client;
+        use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
+        use std::sync::atomic::{AtomicUsize, Ordering};
+
+        const ARN: &str = "arn:aws:secretsmanager:us-east-1:1:secret:s-AbCdEf";
+
+        #[derive(Default)]
+        struct Target {
+            abandoned: AtomicUsize,
+        }
+
+        #[derive(Debug, thiserror::Error)]
+        #[error("never")]
+        struct Never;
+
+        impl RotationTarget for &Target {
+            type Error = Never;
+            async fn new_pending_value(&self, _: &SecretText) -> Result<SecretText, Never> {
+                Ok(SecretText::new("new"))
+            }
+            async fn set_pending(
+                &self,
+                _: &SecretText,
+                _: &SecretText,
+                _: Option<&SecretText>,
+            ) -> Result<(), Never> {
+                Ok(())
+            }
+            async fn test_pending(&self, _: &SecretText, _: &SecretText) -> Result<(), Never> {
+                Ok(())
+            }
+            async fn abandon_pending(&self, _: &SecretText) -> Result<(), Never> {
+                self.abandoned.fetch_add(1, Ordering::Relaxed);
+                Ok(())
+            }
+        }
+
+        fn described(versions: &[(&str, &[&str])]) -> Rule {
+            let versions: Vec<(String, Vec<String>)> = versions
+                .iter()
+                .map(|(v, s)| (v.to_string(), s.iter().map(|s| s.to_string()).collect()))
+                .collect();
+            mock!(Client::describe_secret).then_output(move || {
+                let mut output = DescribeSecretOutput::builder()
+                    .arn(ARN)
+                    .name("s")
+                    .rotation_enabled(true);
+                for (version, stages) in &versions {
+                    output = output.version_ids_to_stages(version.clone(), stages.clone());
+                }
+                output.build()
+            })
+        }
+
+        fn value(text: &'static str) -> Rule {
+            mock!(Client::get_secret_value)
+                .then_output(move || GetSecretValueOutput::builder().secret_string(text).build())
+        }
+
+        fn no_value() -> Rule {
+            mock!(Client::get_secret_value).then_error(|| {
+                GetSecretValueError::ResourceNotFoundException(
+                    ResourceNotFoundException::builder().build(),
+                )
+            })
+        }
+
+        fn event(step: Step) -> RotationEvent {
+            RotationEvent {
+                step,
+                secret_id: ARN.into(),
+                token: "tok".into(),
+            }
+        }
+
+        const STARTED: &[(&str, &[&str])] = &[("old", &[AWSCURRENT]), ("tok", &[AWSPENDING])];
+
+        #[tokio::test]
+        async fn finish_refuses_to_promote_a_version_without_a_value() {
+            let describe = described(STARTED);
+            let empty = no_value();
+            let update = mock!(Client::update_secret_version_stage)
+                .then_output(|| UpdateSecretVersionStageOutput::builder().build());
+            let client = mock_client!(
+                aws_sdk_secretsmanager,
+                RuleMode::MatchAny,
+                [&describe, &empty, &update]
+            );
+            let target = Target::default();
+            let rotator = Rotator::new(SecretsManagerStore::new(client), &target);
+            let error = rotator.run(&event(Step::Finish)).await.unwrap_err();
+            assert_eq!(error.error_type(), "NoPendingValue");
+            assert_eq!(update.num_calls(), 0, "nothing may be written");
+        }
+
+        #[tokio::test]
+        async fn finish_succeeds_when_the_move_also_removed_the_pending_label() {
+            let before = described(STARTED);
+            let pending = value("new");
+            let moved = mock!(Client::update_secret_version_stage)
+                .match_requests(|r| r.version_stage() == Some(AWSCURRENT))
+                .then_output(|| UpdateSecretVersionStageOutput::builder().build());
+            let already_gone = mock!(Client::update_secret_version_stage)
+                .match_requests(|r| r.version_stage() == Some(AWSPENDING))
+                .then_error(|| {
+                    UpdateSecretVersionStageError::InvalidParameterException(
+                        InvalidParameterException::builder()
+                            .message("The staging label AWSPENDING is not attached to version tok")
+                            .build(),
+                    )
+                });
+            let after = described(&[("old", &[AWSPREVIOUS]), ("tok", &[AWSCURRENT])]);
+            let client = mock_client!(
+                aws_sdk_secretsmanager,
+                RuleMode::Sequential,
+                [&before, &pending, &moved, &already_gone, &after]
+            );
+            let target = Target::default();
+            let rotator = Rotator::new(SecretsManagerStore::new(client), &target);
+            let report = rotator.run(&event(Step::Finish)).await.unwrap();
+            assert_eq!(report.outcome, Outcome::Finished);
+            assert_eq!(
+                (
+                    moved.num_calls(),
+                    already_gone.num_calls(),
+                    after.num_calls()
+                ),
+                (1, 1, 1)
+            );
+        }
+
+        #[tokio::test]
+        async fn finish_still_fails_when_the_labels_are_not_as_intended() {
+            let before = described(STARTED);
+            let pending = value("new");
+            let refused = mock!(Client::update_secret_version_stage).then_error(|| {
+                UpdateSecretVersionStageError::InternalServiceError(
+                    InternalServiceError::builder().build(),
+                )
+            });
+            let after = described(STARTED);
+            let client = mock_client!(
+                aws_sdk_secretsmanager,
+                RuleMode::Sequential,
+                [&before, &pending, &refused, &after]
+            );
+            let target = Target::default();
+            let rotator = Rotator::new(SecretsManagerStore::new(client), &target);
+            let error = rotator.run(&event(Step::Finish)).await.unwrap_err();
+            assert_eq!(error.error_type(), "SecretsManagerError");
+        }
+
+        fn put_failed() -> Rule {
+            mock!(Client::put_secret_value).then_error(|| {
+                PutSecretValueError::InternalServiceError(InternalServiceError::builder().build())
+            })
+        }
+
+        async fn create_after_a_failed_put(
+            read_back: Rule,
+        ) -> (Result<StepReport, RotationError>, usize) {
+            let describe = described(STARTED);
+            let current = value("old");
+            let not_yet = no_value();
+            let put = put_failed();
+            let client = mock_client!(
+                aws_sdk_secretsmanager,
+                RuleMode::Sequential,
+                [&describe, &current, &not_yet, &put, &read_back]
+            );
+            let target = Target::default();
+            let result = Rotator::new(SecretsManagerStore::new(client), &target)
+                .run(&event(Step::Create))
+                .await;
+            (result, target.abandoned.load(Ordering::Relaxed))
+        }
+
+        #[tokio::test]
+        async fn a_put_whose_answer_was_lost_is_read_back_and_not_undone() {
+            let (result, abandoned) = create_after_a_failed_put(value("new")).await;
+            assert_eq!(result.unwrap().outcome, Outcome::PendingCreated);
+            assert_eq!(abandoned, 0);
+        }
+
+        #[tokio::test]
+        async fn a_put_that_surely_failed_is_undone() {
+            let (result, abandoned) = create_after_a_failed_put(no_value()).await;
+            assert_eq!(result.unwrap_err().error_type(), "SecretsManagerError");
+            assert_eq!(abandoned, 1);
+        }
+
+        #[tokio::test]
+        async fn nothing_is_undone_while_it_is_unknown_whether_the_put_happened() {
+            let unreadable = mock!(Client::get_secret_value).then_error(|| {
+                GetSecretValueError::InternalServiceError(InternalServiceError::builder().build())
+            });
+            let (result, abandoned) = create_after_a_failed_put(unreadable).await;
+            assert_eq!(result.unwrap_err().error_type(), "SecretsManagerError");
+            assert_eq!(abandoned, 0);
+        }
     }
 }
