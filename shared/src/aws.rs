@@ -1,15 +1,78 @@
 //! AWS SDK configuration shared by every function.
 
+use crate::config::{ConfigError, Env};
 use aws_config::retry::RetryConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
 
+/// Attempts per call when `AWS_MAX_ATTEMPTS` is unset.
+pub const DEFAULT_MAX_ATTEMPTS: u32 = 5;
+
+/// The SDK's standard retry settings, read from the snapshot like every other setting:
+/// `AWS_RETRY_MODE` (`adaptive` by default: AWS APIs throttle account-wide, and a rotation or a
+/// scan competes with everything else in the account; `standard`; `legacy` means `standard` in
+/// this SDK) and `AWS_MAX_ATTEMPTS` (5; 1 turns retries off).
+pub fn retry_config(env: &Env) -> Result<RetryConfig, ConfigError> {
+    let base = match env
+        .string_or("AWS_RETRY_MODE", "adaptive")
+        .to_ascii_lowercase()
+        .as_str()
+    {
+        "adaptive" => RetryConfig::adaptive(),
+        "standard" | "legacy" => RetryConfig::standard(),
+        other => {
+            return Err(ConfigError::Invalid {
+                name: "AWS_RETRY_MODE",
+                reason: format!("expected adaptive, standard or legacy, got {other:?}"),
+            })
+        }
+    };
+    let attempts = env.number_or("AWS_MAX_ATTEMPTS", DEFAULT_MAX_ATTEMPTS, 1, 20)?;
+    Ok(base.with_max_attempts(attempts))
+}
+
 /// Loads region and credentials the standard way (in Lambda: the execution role from the
 /// environment). `AWS_ENDPOINT_URL` and `AWS_ENDPOINT_URL_<SERVICE>` are honoured, which is how the
-/// tests and the local demo point the functions at moto. Retries are adaptive: AWS APIs throttle
-/// account-wide, and a rotation or a scan competes with everything else in the account.
-pub async fn load_sdk_config() -> SdkConfig {
+/// tests and the local demo point the functions at moto.
+pub async fn load_sdk_config(retries: RetryConfig) -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
-        .retry_config(RetryConfig::adaptive().with_max_attempts(5))
+        .retry_config(retries)
         .load()
         .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_config::retry::RetryMode;
+
+    #[test]
+    fn retries_default_to_adaptive_with_five_attempts_and_follow_the_sdk_settings() {
+        let default = retry_config(&Env::default()).unwrap();
+        assert_eq!(
+            (default.mode(), default.max_attempts()),
+            (RetryMode::Adaptive, 5)
+        );
+        let chosen = retry_config(&Env::from_pairs([
+            ("AWS_RETRY_MODE", "standard"),
+            ("AWS_MAX_ATTEMPTS", "1"),
+        ]))
+        .unwrap();
+        assert_eq!(
+            (chosen.mode(), chosen.max_attempts()),
+            (RetryMode::Standard, 1)
+        );
+        for (name, value) in [
+            ("AWS_RETRY_MODE", "eager"),
+            ("AWS_MAX_ATTEMPTS", "0"),
+            ("AWS_MAX_ATTEMPTS", "many"),
+        ] {
+            assert!(
+                matches!(
+                    retry_config(&Env::from_pairs([(name, value)])),
+                    Err(ConfigError::Invalid { name: n, .. }) if n == name
+                ),
+                "{name}={value}"
+            );
+        }
+    }
 }

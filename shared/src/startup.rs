@@ -11,22 +11,30 @@ pub struct Startup<S> {
     pub sdk: SdkConfig,
 }
 
-/// Installs the JSON logs, reads the environment once, validates the function's settings and the
-/// alert topic, and loads the AWS configuration. A bad setting is logged, naming the variable,
-/// and returned: the function then fails at init instead of at every invocation.
-pub async fn start<S>(
-    settings: impl FnOnce(&Env) -> Result<S, ConfigError>,
-) -> Result<Startup<S>, ConfigError> {
+/// Installs the JSON logs, reads the environment once, validates the function's settings, the
+/// alert topic and the SDK's retry settings, and loads the AWS configuration. A bad setting is
+/// logged as one JSON line naming the variable, and the process exits non-zero: the function
+/// fails at init instead of at every invocation, and nothing else is printed (returning the error
+/// from `main` would add a plain-text `Error: ...` line).
+pub async fn start<S>(settings: impl FnOnce(&Env) -> Result<S, ConfigError>) -> Startup<S> {
     crate::logging::init();
     let env = Env::from_process();
-    let validated =
-        settings(&env).and_then(|settings| Ok((settings, crate::alert::topic_arn_from_env(&env)?)));
-    let (settings, alert_topic_arn) = validated.inspect_err(|error| {
-        tracing::error!(%error, "invalid configuration; the function cannot start");
-    })?;
-    Ok(Startup {
-        settings,
-        alert_topic_arn,
-        sdk: crate::aws::load_sdk_config().await,
-    })
+    let validated = settings(&env).and_then(|settings| {
+        Ok((
+            settings,
+            crate::alert::topic_arn_from_env(&env)?,
+            crate::aws::retry_config(&env)?,
+        ))
+    });
+    match validated {
+        Ok((settings, alert_topic_arn, retries)) => Startup {
+            settings,
+            alert_topic_arn,
+            sdk: crate::aws::load_sdk_config(retries).await,
+        },
+        Err(error) => {
+            tracing::error!(%error, "invalid configuration; the function cannot start");
+            std::process::exit(1)
+        }
+    }
 }

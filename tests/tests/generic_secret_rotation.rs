@@ -571,6 +571,13 @@ async fn the_function_refuses_to_start_with_invalid_settings() {
             ],
             "PASSWORD_LENGTH",
         ),
+        (
+            vec![
+                ("ALERT_TOPIC_ARN", "arn:aws:sns:us-east-1:123456789012:a"),
+                ("AWS_MAX_ATTEMPTS", "0"),
+            ],
+            "AWS_MAX_ATTEMPTS",
+        ),
     ] {
         let mut full_env = moto.function_env();
         full_env.extend(
@@ -588,5 +595,12 @@ async fn the_function_refuses_to_start_with_invalid_settings() {
             "{}",
             function.output()
         );
+        // Only JSON log lines, no plain-text error after them.
+        for line in function.output().lines().filter(|l| !l.trim().is_empty()) {
+            assert!(
+                serde_json::from_str::<serde_json::Value>(line).is_ok(),
+                "not a JSON line: {line}"
+            );
+        }
     }
 }

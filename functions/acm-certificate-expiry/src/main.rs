@@ -17,7 +17,7 @@ use shared::certificates::acm::AcmInventory;
 // One invocation at a time per instance; the scan's concurrency is I/O on this one thread.
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    let started = shared::startup::start(Settings::from_env).await?;
+    let started = shared::startup::start(Settings::from_env).await;
     let function = CertificateExpiry::new(
         AcmInventory::new(aws_sdk_acm::Client::new(&started.sdk)),
         SnsAlerts::new(

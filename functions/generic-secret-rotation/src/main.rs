@@ -18,7 +18,7 @@ use shared::rotation::{RotationFunction, Rotator, SecretsManagerStore};
 // memory than the multi-threaded one.
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    let started = shared::startup::start(GenericSecret::from_env).await?;
+    let started = shared::startup::start(GenericSecret::from_env).await;
     let function = RotationFunction::new(
         Rotator::new(
             SecretsManagerStore::new(aws_sdk_secretsmanager::Client::new(&started.sdk)),

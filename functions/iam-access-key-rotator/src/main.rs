@@ -36,7 +36,7 @@ fn configuration(env: &Env) -> Result<Configuration, ConfigError> {
 // One invocation at a time per instance; the sweep's concurrency is I/O on this one thread.
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    let started = shared::startup::start(configuration).await?;
+    let started = shared::startup::start(configuration).await;
     let Configuration {
         settings,
         secret_prefix,

@@ -15,7 +15,7 @@ use shared::rotation::{RotationFunction, Rotator, SecretsManagerStore};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    let started = shared::startup::start(propagation_timeout_from_env).await?;
+    let started = shared::startup::start(propagation_timeout_from_env).await;
     let target = UserKey::new(
         IamDirectory::new(aws_sdk_iam::Client::new(&started.sdk)),
         StsIdentity::new(started.sdk.clone()),

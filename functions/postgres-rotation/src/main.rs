@@ -37,7 +37,7 @@ fn configuration(env: &Env) -> Result<Configuration, ConfigError> {
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    let started = shared::startup::start(configuration).await?;
+    let started = shared::startup::start(configuration).await;
     let Configuration {
         settings,
         database,
