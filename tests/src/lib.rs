@@ -3,8 +3,10 @@
 
 pub mod binaries;
 pub mod certificates;
+pub mod faults;
 pub mod iam;
 pub mod inbox;
+pub mod matrix;
 pub mod moto;
 pub mod postgres;
 pub mod rotation;

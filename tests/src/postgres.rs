@@ -215,17 +215,11 @@ impl TestPostgres {
         password: &str,
         dbname: &str,
     ) -> Result<tokio_postgres::Client, tokio_postgres::Error> {
-        let mut config = tokio_postgres::Config::new();
-        config
-            .host("127.0.0.1")
-            .port(self.port)
-            .user(user)
-            .password(password)
-            .dbname(dbname)
-            .connect_timeout(Duration::from_secs(5));
-        let (client, connection) = config.connect(tokio_postgres::NoTls).await?;
-        tokio::spawn(connection);
-        Ok(client)
+        self.endpoint().connect(user, password, dbname).await
+    }
+
+    pub fn endpoint(&self) -> Endpoint {
+        Endpoint { port: self.port }
     }
 
     pub async fn superuser(&self) -> Result<tokio_postgres::Client> {
@@ -244,9 +238,48 @@ impl TestPostgres {
 
     /// Whether `user` can log in with `password` (and run a query).
     pub async fn accepts(&self, user: &str, password: &str) -> bool {
+        self.endpoint().accepts(user, password).await
+    }
+}
+
+/// Where a test server listens: what a check running on another task needs to log in.
+#[derive(Debug, Clone, Copy)]
+pub struct Endpoint {
+    pub port: u16,
+}
+
+impl Endpoint {
+    pub async fn connect(
+        &self,
+        user: &str,
+        password: &str,
+        dbname: &str,
+    ) -> Result<tokio_postgres::Client, tokio_postgres::Error> {
+        let mut config = tokio_postgres::Config::new();
+        config
+            .host("127.0.0.1")
+            .port(self.port)
+            .user(user)
+            .password(password)
+            .dbname(dbname)
+            .connect_timeout(Duration::from_secs(5));
+        let (client, connection) = config.connect(tokio_postgres::NoTls).await?;
+        tokio::spawn(connection);
+        Ok(client)
+    }
+
+    pub async fn accepts(&self, user: &str, password: &str) -> bool {
         match self.connect(user, password, "postgres").await {
             Ok(client) => client.simple_query("SELECT 1").await.is_ok(),
             Err(_) => false,
+        }
+    }
+
+    /// Whether the login a database secret holds (`username`, `password`) works.
+    pub async fn accepts_secret(&self, secret: &serde_json::Value) -> bool {
+        match (secret["username"].as_str(), secret["password"].as_str()) {
+            (Some(user), Some(password)) => self.accepts(user, password).await,
+            _ => false,
         }
     }
 }

@@ -19,6 +19,8 @@ struct Setup {
     secret_prefix: String,
 }
 
+const ROTATOR_ROLE: &str = "arn:aws:iam::123456789012:role/credential-rotation-key-rotator";
+
 /// Each test has its own IAM path (IAM is global in moto) and secret prefix.
 async fn setup() -> Setup {
     let moto = Moto::shared().expect("moto");
@@ -29,6 +31,7 @@ async fn setup() -> Setup {
         ("USER_PATH_PREFIX", path.as_str()),
         ("SECRET_PREFIX", secret_prefix.as_str()),
         ("KEY_WARN_AHEAD", "0"),
+        ("ROTATOR_ROLE_ARN", ROTATOR_ROLE),
     ];
     let environment = TestEnvironment::new(moto, REGION, &base)
         .await
@@ -261,11 +264,66 @@ async fn a_dry_run_reports_every_action_and_changes_nothing() {
 }
 
 #[tokio::test]
-async fn a_key_that_cannot_be_stored_is_deleted_at_once() {
+async fn only_the_keys_user_and_the_rotator_may_read_its_secret() {
+    let s = setup().await;
+    let grace = s.user("grace", &[], 1).await;
+    let mut function = s
+        .start(&[("DRY_RUN", "false"), ("KEY_ROTATION_AGE", "1s")])
+        .await;
+    sleep(1.5).await;
+    let report = run(&mut function, &scheduled()).await;
+    assert_eq!(report["outcomes"]["rotated"], 1, "{report}");
+    let user_arn = s
+        .iam
+        .get_user()
+        .user_name(&grace)
+        .send()
+        .await
+        .unwrap()
+        .user
+        .unwrap()
+        .arn;
+    let policy =
+        s.sm.get_resource_policy()
+            .secret_id(format!("{}{grace}", s.secret_prefix))
+            .send()
+            .await
+            .unwrap()
+            .resource_policy
+            .expect("a resource policy on the key's secret");
+    let policy: Value = serde_json::from_str(&policy).unwrap();
+    let deny = &policy["Statement"][0];
+    assert_eq!(deny["Effect"], "Deny");
+    assert_eq!(deny["Action"], "secretsmanager:GetSecretValue");
+    assert_eq!(
+        deny["Condition"]["StringNotEquals"]["aws:PrincipalArn"],
+        json!([user_arn, ROTATOR_ROLE])
+    );
+    assert_eq!(
+        policy["Statement"][1]["Principal"]["AWS"],
+        user_arn.as_str()
+    );
+    // No creation record is left once the key is stored.
+    let tags = s
+        .iam
+        .list_user_tags()
+        .user_name(&grace)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        tags.tags.iter().all(|t| !t.key.contains("creating")),
+        "{tags:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_key_whose_storage_cannot_be_confirmed_is_deleted_by_the_next_run() {
     let s = setup().await;
     let erin = s.user("erin", &[], 1).await;
     let before = s.keys(&erin).await;
-    // Secrets Manager unreachable for the function (IAM still answers): storing fails for real.
+    // Secrets Manager unreachable for the function (IAM still answers): storing fails, and so
+    // does reading back whether it happened, so the new key must be left for the next run.
     let mut function = s
         .start(&[
             ("DRY_RUN", "false"),
@@ -276,7 +334,7 @@ async fn a_key_that_cannot_be_stored_is_deleted_at_once() {
     sleep(1.5).await;
     let result = function.invoke(&scheduled()).await.unwrap();
     assert_eq!(result.error_type(), Some("UsersFailed"), "{result:?}");
-    assert_eq!(s.keys(&erin).await, before, "no orphaned key may remain");
+    assert_eq!(s.keys(&erin).await.len(), 2);
     let alerts = s.alerts().await;
     let failed = alerts
         .iter()
@@ -286,11 +344,29 @@ async fn a_key_that_cannot_be_stored_is_deleted_at_once() {
     assert!(failed.document().unwrap()["details"]["error"]
         .as_str()
         .unwrap()
-        .contains("the new key was deleted"));
+        .contains("the next run decides whether to delete it"));
     assert_eq!(
         kinds(&alerts),
         ["access-key-rotation-failed", "access-key-sweep-summary"]
     );
+
+    // The next run, with Secrets Manager back: the key was never stored, so it is deleted.
+    let mut function = s
+        .start(&[("DRY_RUN", "false"), ("KEY_ROTATION_AGE", "1s")])
+        .await;
+    let report = run(&mut function, &scheduled()).await;
+    assert_eq!(report["outcomes"]["unstored-key-deleted"], 1, "{report}");
+    assert_eq!(s.keys(&erin).await, before, "no orphaned key may remain");
+    assert!(kinds(&s.alerts().await).contains(&"access-key-unstored-deleted".to_owned()));
+    // And the run after rotates for real.
+    let report = run(&mut function, &scheduled()).await;
+    assert_eq!(report["outcomes"]["rotated"], 1, "{report}");
+    let keys = s.keys(&erin).await;
+    assert_eq!(keys.len(), 2);
+    let stored = s.stored(&erin).await.expect("stored key");
+    assert!(keys
+        .iter()
+        .any(|(id, active)| *active && stored["AccessKeyId"] == id.as_str()));
 }
 
 #[tokio::test]

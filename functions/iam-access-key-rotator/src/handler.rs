@@ -9,6 +9,7 @@ use serde::Serialize;
 use serde_json::Value;
 use shared::alert::{publish_all, AlertSink, UnpublishedAlerts};
 use shared::config::{ConfigError, Env};
+use shared::iam::creation::{creation_record, ROTATOR_RECORD};
 use shared::iam::directory::{DirectoryError, IamUser, KeyDirectory};
 use shared::iam::key_suffix;
 use shared::iam::policy::{decide, Decision, Lifecycle, Plan, UserKeys};
@@ -173,8 +174,10 @@ pub struct Rotator<D, V, A> {
 fn nominal_writes(plan: &Plan, dry_run: bool) -> usize {
     match plan {
         _ if dry_run => 0,
-        Plan::Rotate { .. } | Plan::Deactivate { .. } | Plan::Delete { .. } => 2,
-        Plan::RecordDeactivation { .. } => 1,
+        // Record, create, attach the read policy, store, clear the record.
+        Plan::Rotate { .. } => 5,
+        Plan::Deactivate { .. } | Plan::Delete { .. } | Plan::DeleteUnstored { .. } => 2,
+        Plan::RecordDeactivation { .. } | Plan::ClearCreationRecord => 1,
         Plan::Exempt | Plan::NoKeys | Plan::Nothing | Plan::Blocked(_) => 0,
     }
 }
@@ -296,7 +299,7 @@ impl<D: KeyDirectory, V: KeyVault, A: AlertSink> Rotator<D, V, A> {
                 tracing::error!(user = %user.name, %error, "could not read the user's keys");
                 let outcome = Outcome::Failed {
                     action: "inspection",
-                    error: error.to_string(),
+                    error,
                 };
                 UserResult {
                     user,
@@ -308,7 +311,9 @@ impl<D: KeyDirectory, V: KeyVault, A: AlertSink> Rotator<D, V, A> {
             }
             Ok(inspection) => {
                 let decision = decide(&inspection.state, &self.settings.lifecycle, now, forced);
-                let outcome = self.act(&user.name, &decision.plan, now).await;
+                let outcome = self
+                    .act(&user, &inspection.state, &decision.plan, now)
+                    .await;
                 let writes = nominal_writes(&decision.plan, self.settings.dry_run);
                 UserResult {
                     user,
@@ -321,8 +326,12 @@ impl<D: KeyDirectory, V: KeyVault, A: AlertSink> Rotator<D, V, A> {
         }
     }
 
-    async fn inspect(&self, user: &IamUser) -> Result<Inspection, DirectoryError> {
-        let tags = self.directory.tags(&user.name).await?;
+    async fn inspect(&self, user: &IamUser) -> Result<Inspection, String> {
+        let tags = self
+            .directory
+            .tags(&user.name)
+            .await
+            .map_err(|e| e.to_string())?;
         let mut api_calls = 1;
         let tagged_exempt = self
             .settings
@@ -333,7 +342,11 @@ impl<D: KeyDirectory, V: KeyVault, A: AlertSink> Rotator<D, V, A> {
             || match &self.settings.exempt_group {
                 Some(group) => {
                     api_calls += 1;
-                    self.directory.groups(&user.name).await?.contains(group)
+                    self.directory
+                        .groups(&user.name)
+                        .await
+                        .map_err(|e| e.to_string())?
+                        .contains(group)
                 }
                 None => false,
             };
@@ -341,14 +354,21 @@ impl<D: KeyDirectory, V: KeyVault, A: AlertSink> Rotator<D, V, A> {
             Vec::new()
         } else {
             api_calls += 1;
-            self.directory.keys(&user.name).await?
+            self.directory
+                .keys(&user.name)
+                .await
+                .map_err(|e| e.to_string())?
         };
         // Only the older of two active keys needs its last use: was it used after the newer one?
         let mut active: Vec<usize> = (0..keys.len()).filter(|&i| keys[i].active).collect();
         if active.len() == 2 {
             active.sort_by_key(|&i| keys[i].created);
             let older = active[0];
-            keys[older].last_used = self.directory.last_used(&keys[older].id).await?;
+            keys[older].last_used = self
+                .directory
+                .last_used(&keys[older].id)
+                .await
+                .map_err(|e| e.to_string())?;
             api_calls += 1;
         }
         let deactivated_at = tags
@@ -364,11 +384,26 @@ impl<D: KeyDirectory, V: KeyVault, A: AlertSink> Rotator<D, V, A> {
             })
             .collect();
         let owner = tags.get(&self.settings.owner_tag).cloned();
+        // A rotation was interrupted between creating a key and storing it: which key the secret
+        // holds tells whether the new key was stored.
+        let creation_record = tags.get(ROTATOR_RECORD).cloned();
+        let stored_key = match creation_record {
+            Some(_) => {
+                api_calls += 1;
+                self.vault
+                    .stored_key(&user.name)
+                    .await
+                    .map_err(|e| e.to_string())?
+            }
+            None => None,
+        };
         let state = UserKeys {
             user: user.name.clone(),
             keys,
             deactivated_at,
             exempt,
+            creation_record,
+            stored_key,
         };
         Ok(Inspection {
             state,
@@ -377,9 +412,10 @@ impl<D: KeyDirectory, V: KeyVault, A: AlertSink> Rotator<D, V, A> {
         })
     }
 
-    async fn act(&self, user: &str, plan: &Plan, now: i64) -> Outcome {
+    async fn act(&self, iam_user: &IamUser, state: &UserKeys, plan: &Plan, now: i64) -> Outcome {
         let lifecycle = &self.settings.lifecycle;
         let dry_run = self.settings.dry_run;
+        let user = iam_user.name.as_str();
         let secret = self.vault.secret_name(user);
         match plan {
             Plan::Exempt => Outcome::Exempt,
@@ -395,7 +431,25 @@ impl<D: KeyDirectory, V: KeyVault, A: AlertSink> Rotator<D, V, A> {
                 secret,
                 deactivate_from: now + lifecycle.install_grace,
             },
-            Plan::Rotate { current } => self.rotate(user, current, secret).await,
+            Plan::Rotate { current } => self.rotate(iam_user, state, current, secret).await,
+            Plan::DeleteUnstored { key } => {
+                if !dry_run {
+                    if let Err(error) = self.directory.delete_key(user, key).await {
+                        return Outcome::Failed {
+                            action: "deletion of an unstored key",
+                            error: error.to_string(),
+                        };
+                    }
+                    self.clear_creation_record(user).await;
+                }
+                Outcome::UnstoredKeyDeleted { key: key.clone() }
+            }
+            Plan::ClearCreationRecord => {
+                if !dry_run {
+                    self.clear_creation_record(user).await;
+                }
+                Outcome::Unchanged
+            }
             Plan::Deactivate { old, .. } => {
                 let delete_from = now + lifecycle.recovery_grace;
                 if !dry_run {
@@ -469,37 +523,69 @@ impl<D: KeyDirectory, V: KeyVault, A: AlertSink> Rotator<D, V, A> {
             .await
     }
 
-    /// Create, then store at once; if storing fails the new key is deleted (its secret would be
-    /// lost), so no unusable key is left behind. The old key is untouched either way.
-    async fn rotate(&self, user: &str, current: &str, secret: String) -> Outcome {
-        let new_key = match self.directory.create_key(user).await {
+    async fn clear_creation_record(&self, user: &str) {
+        if let Err(error) = self.directory.untag(user, ROTATOR_RECORD).await {
+            tracing::warn!(user, %error, "the creation record could not be removed; the next run removes it");
+        }
+    }
+
+    /// Record the existing keys, create, then store at once. A crash or lost answer anywhere
+    /// leaves a record from which the next run tells an unstored key from a stored one. If
+    /// storing fails and reading back shows the key is not stored, it is deleted at once (its
+    /// secret would be lost); if that cannot be known, it is left to the next run. The old key
+    /// is untouched either way.
+    async fn rotate(
+        &self,
+        user: &IamUser,
+        state: &UserKeys,
+        current: &str,
+        secret: String,
+    ) -> Outcome {
+        let name = user.name.as_str();
+        let failed = |error: String| Outcome::Failed {
+            action: "rotation",
+            error,
+        };
+        if let Err(error) = self
+            .directory
+            .tag(name, ROTATOR_RECORD, &creation_record(&state.keys))
+            .await
+        {
+            return failed(error.to_string());
+        }
+        let new_key = match self.directory.create_key(name).await {
             Ok(key) => key,
             Err(DirectoryError::KeyLimitReached { .. }) => {
                 tracing::warn!(
-                    user,
+                    user = name,
                     "the user already has two keys: another run rotated it at the same moment"
                 );
                 return Outcome::SkippedConcurrentRun;
             }
-            Err(error) => {
-                return Outcome::Failed {
-                    action: "rotation",
-                    error: error.to_string(),
-                }
-            }
+            Err(error) => return failed(error.to_string()),
         };
         if let Err(error) = self.vault.store(user, &new_key).await {
-            tracing::error!(user, %error, new_key = %key_suffix(&new_key.id), "storing the new key failed; deleting it");
-            let cleanup = match self.directory.delete_key(user, &new_key.id).await {
-                Ok(()) => "the new key was deleted".to_owned(),
-                Err(cleanup_error) => format!("deleting the unstored new key {} ALSO failed ({cleanup_error}): delete it by hand", key_suffix(&new_key.id)),
-            };
-            return Outcome::Failed {
-                action: "rotation",
-                error: format!("{error}; {cleanup}"),
-            };
+            let new = key_suffix(&new_key.id);
+            match self.vault.stored_key(name).await {
+                Ok(Some(stored)) if stored == new_key.id => {
+                    tracing::warn!(user = name, %error, new_key = %new, "storing reported an error, but the new key is stored");
+                }
+                Ok(_) => {
+                    tracing::error!(user = name, %error, new_key = %new, "storing the new key failed; deleting it");
+                    let cleanup = match self.directory.delete_key(name, &new_key.id).await {
+                        Ok(()) => "the new key was deleted".to_owned(),
+                        Err(cleanup_error) => format!("deleting the unstored new key {new} also failed ({cleanup_error}); the next run deletes it"),
+                    };
+                    return failed(format!("{error}; {cleanup}"));
+                }
+                Err(read_error) => {
+                    tracing::error!(user = name, %error, %read_error, new_key = %new, "whether the new key was stored is unknown; the next run finds out");
+                    return failed(format!("{error}; whether the new key {new} was stored could not be read back ({read_error}), so the next run decides whether to delete it"));
+                }
+            }
         }
-        tracing::info!(user, new_key = %key_suffix(&new_key.id), secret = %secret, "rotated: new key stored");
+        self.clear_creation_record(name).await;
+        tracing::info!(user = name, new_key = %key_suffix(&new_key.id), secret = %secret, "rotated: new key stored");
         Outcome::Rotated {
             old: current.to_owned(),
             new: Some(new_key.id.clone()),

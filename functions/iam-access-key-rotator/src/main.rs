@@ -7,6 +7,8 @@
 //! - `EXEMPT_TAG` (`key-rotation=exempt`), `EXEMPT_GROUP` (none), `OWNER_TAG` (`owner`).
 //! - `USER_PATH_PREFIX` (`/`), `SWEEP_CONCURRENCY` (8).
 //! - `SECRET_PREFIX` (`iam-user-keys/`), `SECRET_KMS_KEY_ID` (the account's default key).
+//! - `ROTATOR_ROLE_ARN` (none; the template sets it): with it, each key secret gets a resource
+//!   policy that lets only the key's user and this role read it.
 //! - `LOG_LEVEL` (info).
 
 mod handler;
@@ -23,6 +25,7 @@ struct Configuration {
     settings: Settings,
     secret_prefix: String,
     kms_key_id: Option<String>,
+    rotator_role_arn: Option<String>,
 }
 
 fn configuration(env: &Env) -> Result<Configuration, ConfigError> {
@@ -30,6 +33,10 @@ fn configuration(env: &Env) -> Result<Configuration, ConfigError> {
         settings: Settings::from_env(env)?,
         secret_prefix: env.string_or("SECRET_PREFIX", "iam-user-keys/"),
         kms_key_id: env.optional("SECRET_KMS_KEY_ID").map(str::to_owned),
+        rotator_role_arn: match env.optional("ROTATOR_ROLE_ARN") {
+            Some(_) => Some(env.arn("ROTATOR_ROLE_ARN", "iam")?),
+            None => None,
+        },
     })
 }
 
@@ -41,13 +48,18 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         settings,
         secret_prefix,
         kms_key_id,
+        rotator_role_arn,
     } = started.settings;
+    if rotator_role_arn.is_none() {
+        tracing::warn!("ROTATOR_ROLE_ARN is not set: the key secrets get no resource policy restricting who reads them");
+    }
     let rotator = Rotator::new(
         IamDirectory::new(aws_sdk_iam::Client::new(&started.sdk)),
         SecretsManagerVault::new(
             aws_sdk_secretsmanager::Client::new(&started.sdk),
             secret_prefix,
             kms_key_id,
+            rotator_role_arn,
         ),
         SnsAlerts::new(
             aws_sdk_sns::Client::new(&started.sdk),

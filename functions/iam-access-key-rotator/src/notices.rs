@@ -32,6 +32,10 @@ pub enum Outcome {
         key: String,
         delete_from: i64,
     },
+    /// A key an interrupted rotation created and never stored was deleted.
+    UnstoredKeyDeleted {
+        key: String,
+    },
     Blocked {
         blocked: Blocked,
         secret: String,
@@ -53,6 +57,7 @@ impl Outcome {
             Self::Deactivated { .. } => "deactivated",
             Self::Deleted { .. } => "deleted",
             Self::DeactivationRecorded { .. } => "deactivation-recorded",
+            Self::UnstoredKeyDeleted { .. } => "unstored-key-deleted",
             Self::Blocked { .. } => "blocked",
             Self::Failed { .. } => "failed",
         }
@@ -178,6 +183,14 @@ pub fn outcome_alert(context: &Context<'_>, outcome: &Outcome) -> Option<Alert> 
             None,
             vec![Fact::new("key", "Key", key_suffix(key))],
         ),
+        Outcome::UnstoredKeyDeleted { key } => context.alert(
+            Severity::Warning,
+            "access-key-unstored-deleted",
+            format!("Unusable access key {} of {user} {}", key_suffix(key), would(dry, "deleted", "would be deleted")),
+            "An earlier run created it and was interrupted before storing it, so its secret exists nowhere and nothing can use it. The user's stored key is unaffected; the rotation happens again on the next run.".into(),
+            None,
+            vec![Fact::new("key", "Key", key_suffix(key))],
+        ),
         Outcome::Blocked { blocked, secret } => match blocked {
             Blocked::OldKeyInUse { old, new, last_use } => context.alert(
                 Severity::Warning,
@@ -219,7 +232,7 @@ pub fn outcome_alert(context: &Context<'_>, outcome: &Outcome) -> Option<Alert> 
             Severity::Error,
             "access-key-rotation-failed",
             format!("Access key {action} failed for {user}"),
-            format!("{error}. Nothing half-done was left: a new key that could not be stored is deleted at once."),
+            format!("{error}. A new key that is not stored is deleted (now, or by the next run when it could not be told whether it was stored); the stored key keeps working."),
             Some("Fix the cause; the next run tries again.".into()),
             vec![Fact::new("action", "Action", *action), Fact::new("error", "Error", error.clone())],
         ),

@@ -2,16 +2,19 @@
 //! `SecretAccessKey`; other fields are kept):
 //!
 //! - createSecret creates the user's new key, making room by deleting an INACTIVE key only (the
-//!   one the previous rotation deactivated), never an active one. If the new value cannot be
-//!   stored, the new key is deleted at once: its secret would be lost.
+//!   one the previous rotation deactivated), never an active one. Before creating it records on
+//!   the user which keys exist ([`shared::iam::creation`]), so that a retry after a crash or a
+//!   lost answer recognises the key an interrupted attempt made and never stored, and deletes it.
+//!   If the new value surely was not stored (read back), the new key is deleted at once.
 //! - setSecret has nothing to do: IAM accepts the key when it is created.
 //! - testSecret signs STS `GetCallerIdentity` with the new key until it authenticates as the
 //!   user (IAM propagates new keys within seconds), bounded by `KEY_PROPAGATION_TIMEOUT`.
 //! - finishSecret, once `AWSCURRENT` is the new key, deactivates the previous key (deleted at the
-//!   next rotation).
+//!   next rotation) and removes the creation record.
 
 use serde_json::{Map, Value};
 use shared::config::{ConfigError, Env};
+use shared::iam::creation::{creation_record, unstored_keys, SECRET_ROTATION_RECORD};
 use shared::iam::directory::{DirectoryError, KeyDirectory};
 use shared::iam::identity::{verify_key, IdentityCheck};
 use shared::iam::key_suffix;
@@ -103,14 +106,29 @@ impl<D: KeyDirectory, I: IdentityCheck> RotationTarget for UserKey<D, I> {
 
     async fn new_pending_value(&self, current: &SecretText) -> Result<SecretText, KeySecretError> {
         let current = KeySecret::parse(current)?;
-        let keys = self.directory.keys(&current.user).await?;
+        let user = current.user.as_str();
+        let mut keys = self.directory.keys(user).await?;
+        // A second active key may be one an interrupted attempt created and could not store.
+        if keys.iter().any(|k| k.active && k.id != current.key_id) {
+            let tags = self.directory.tags(user).await?;
+            let record = tags.get(SECRET_ROTATION_RECORD).map(String::as_str);
+            let unstored: Vec<String> = unstored_keys(&keys, record, &[&current.key_id])
+                .into_iter()
+                .map(|k| k.id.clone())
+                .collect();
+            for id in &unstored {
+                tracing::warn!(user, key = %key_suffix(id), "deleting a key an interrupted attempt created and never stored");
+                self.directory.delete_key(user, id).await?;
+            }
+            keys.retain(|k| !unstored.contains(&k.id));
+        }
         if keys.len() >= 2 {
             match keys.iter().find(|k| !k.active && k.id != current.key_id) {
                 Some(inactive) => {
-                    tracing::info!(user = %current.user, key = %key_suffix(&inactive.id), "deleting the inactive key to make room");
-                    self.directory
-                        .delete_key(&current.user, &inactive.id)
-                        .await?;
+                    tracing::info!(user, key = %key_suffix(&inactive.id), "deleting the inactive key to make room");
+                    self.directory.delete_key(user, &inactive.id).await?;
+                    let deleted = inactive.id.clone();
+                    keys.retain(|k| k.id != deleted);
                 }
                 None => {
                     return Err(KeySecretError::TwoActiveKeys {
@@ -121,6 +139,9 @@ impl<D: KeyDirectory, I: IdentityCheck> RotationTarget for UserKey<D, I> {
                 }
             }
         }
+        self.directory
+            .tag(user, SECRET_ROTATION_RECORD, &creation_record(&keys))
+            .await?;
         let key = self.directory.create_key(&current.user).await?;
         tracing::info!(user = %current.user, key = %key_suffix(&key.id), "created the new key");
         let mut fields = current.fields;
@@ -200,6 +221,14 @@ impl<D: KeyDirectory, I: IdentityCheck> RotationTarget for UserKey<D, I> {
                 .deactivate_key(&previous.user, &previous.key_id)
                 .await?;
             tracing::info!(user = %previous.user, key = %key_suffix(&previous.key_id), "deactivated the previous key");
+        }
+        // The new key is stored and current: the creation record has served.
+        if let Err(error) = self
+            .directory
+            .untag(&previous.user, SECRET_ROTATION_RECORD)
+            .await
+        {
+            tracing::warn!(user = %previous.user, %error, "the creation record could not be removed; the next rotation replaces it");
         }
         Ok(())
     }

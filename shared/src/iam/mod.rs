@@ -2,6 +2,7 @@
 //! and the adapters for IAM ([`directory`]) and for storing new keys in Secrets Manager
 //! ([`vault`]).
 
+pub mod creation;
 pub mod directory;
 pub mod identity;
 pub mod policy;

@@ -94,6 +94,11 @@ pub struct UserKeys {
     /// When each inactive key was deactivated, as recorded on the user.
     pub deactivated_at: Vec<(String, i64)>,
     pub exempt: bool,
+    /// The user's creation record ([`super::creation::ROTATOR_RECORD`]), present while a rotation
+    /// is between creating a key and having stored it.
+    pub creation_record: Option<String>,
+    /// The key id the user's secret holds; read only while there is a creation record.
+    pub stored_key: Option<String>,
 }
 
 impl UserKeys {
@@ -127,6 +132,13 @@ pub enum Plan {
         key: String,
     },
     Blocked(Blocked),
+    /// A key an interrupted rotation created and never stored: nobody can use it, and it holds
+    /// one of the user's two slots. Delete it, and the creation record.
+    DeleteUnstored {
+        key: String,
+    },
+    /// A creation record whose key was stored after all (the run stopped before removing it).
+    ClearCreationRecord,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -170,6 +182,17 @@ impl Decision {
 pub fn decide(user: &UserKeys, lifecycle: &Lifecycle, now: i64, forced: bool) -> Decision {
     if user.exempt {
         return Decision::plan(Plan::Exempt);
+    }
+    if let Some(record) = &user.creation_record {
+        let held: Vec<&str> = user.stored_key.iter().map(String::as_str).collect();
+        return Decision::plan(
+            match super::creation::unstored_keys(&user.keys, Some(record), &held).first() {
+                Some(key) => Plan::DeleteUnstored {
+                    key: key.id.clone(),
+                },
+                None => Plan::ClearCreationRecord,
+            },
+        );
     }
     if user.keys.is_empty() {
         return Decision::plan(Plan::NoKeys);
@@ -404,6 +427,34 @@ mod tests {
         assert_eq!(plan(&u), Plan::Nothing);
         u.deactivated_at = vec![("OLD".into(), NOW - 7 * DAY)];
         assert_eq!(plan(&u), Plan::Delete { key: "OLD".into() });
+    }
+
+    #[test]
+    fn an_interrupted_rotation_is_finished_before_anything_else() {
+        let interrupted = |stored: &str| UserKeys {
+            creation_record: Some("OLD".into()),
+            stored_key: Some(stored.into()),
+            ..user(vec![key("OLD", true, 400), key("NEW", true, 0)])
+        };
+        assert_eq!(
+            plan(&interrupted("OLD")),
+            Plan::DeleteUnstored { key: "NEW".into() }
+        );
+        assert_eq!(
+            decide(&interrupted("OLD"), &lifecycle(), NOW, true).plan,
+            Plan::DeleteUnstored { key: "NEW".into() }
+        );
+        assert_eq!(plan(&interrupted("NEW")), Plan::ClearCreationRecord);
+        // Crashed before creating anything: only the record is left.
+        let before_create = UserKeys {
+            creation_record: Some("OLD".into()),
+            stored_key: Some("OLD".into()),
+            ..user(vec![key("OLD", true, 400)])
+        };
+        assert_eq!(plan(&before_create), Plan::ClearCreationRecord);
+        // Without a record a second active key is someone's, never deleted.
+        let no_record = user(vec![key("OLD", true, 400), key("NEW", true, 0)]);
+        assert!(!matches!(plan(&no_record), Plan::DeleteUnstored { .. }));
     }
 
     #[test]

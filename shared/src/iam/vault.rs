@@ -1,6 +1,6 @@
 //! Where new access keys are stored: one Secrets Manager secret per user.
 
-use super::directory::NewKey;
+use super::directory::{IamUser, NewKey};
 use aws_sdk_secretsmanager::error::DisplayErrorContext;
 use aws_sdk_secretsmanager::types::Tag;
 use std::future::Future;
@@ -16,18 +16,27 @@ pub struct VaultError {
 pub trait KeyVault: Send + Sync {
     /// The secret that holds (or will hold) the user's key.
     fn secret_name(&self, user: &str) -> String;
-    /// Stores the key as the secret's current value; returns when it is durable.
+    /// Stores the key as the secret's current value, readable only by the user and the rotator;
+    /// returns when it is durable.
     fn store(
         &self,
-        user: &str,
+        user: &IamUser,
         key: &NewKey,
     ) -> impl Future<Output = Result<(), VaultError>> + Send;
+    /// The key id the secret holds now (`None`: no secret or no value yet). How a store whose
+    /// answer was lost is told apart from one that failed.
+    fn stored_key(
+        &self,
+        user: &str,
+    ) -> impl Future<Output = Result<Option<String>, VaultError>> + Send;
 }
 
 pub struct SecretsManagerVault {
     client: aws_sdk_secretsmanager::Client,
     prefix: String,
     kms_key_id: Option<String>,
+    /// The rotator's own role, the only principal besides the user that may read the secret.
+    rotator_role_arn: Option<String>,
 }
 
 impl SecretsManagerVault {
@@ -35,11 +44,13 @@ impl SecretsManagerVault {
         client: aws_sdk_secretsmanager::Client,
         prefix: String,
         kms_key_id: Option<String>,
+        rotator_role_arn: Option<String>,
     ) -> Self {
         Self {
             client,
             prefix,
             kms_key_id,
+            rotator_role_arn,
         }
     }
 }
@@ -55,64 +66,174 @@ pub fn key_document(user: &str, key: &NewKey) -> String {
     .to_string()
 }
 
-impl KeyVault for SecretsManagerVault {
-    fn secret_name(&self, user: &str) -> String {
-        format!("{}{user}", self.prefix)
-    }
+/// The secret's resource policy: nobody but the key's user and the rotator may read it, whatever
+/// their identity policies allow (an account-wide `secretsmanager:GetSecretValue` included).
+pub fn read_policy(user_arn: &str, rotator_role_arn: &str) -> String {
+    serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "OnlyTheKeysUserAndTheRotatorRead",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "secretsmanager:GetSecretValue",
+                "Resource": "*",
+                "Condition": {"StringNotEquals": {"aws:PrincipalArn": [user_arn, rotator_role_arn]}}
+            },
+            {
+                "Sid": "TheKeysUserReads",
+                "Effect": "Allow",
+                "Principal": {"AWS": user_arn},
+                "Action": "secretsmanager:GetSecretValue",
+                "Resource": "*"
+            }
+        ]
+    })
+    .to_string()
+}
 
-    async fn store(&self, user: &str, key: &NewKey) -> Result<(), VaultError> {
-        let secret = self.secret_name(user);
-        let failed = |message: String| VaultError {
-            user: user.to_owned(),
-            secret: secret.clone(),
-            message,
+impl SecretsManagerVault {
+    /// Attaches the read policy, creating the secret (with no value yet) when it does not exist,
+    /// so that no value is ever readable before the policy is in place.
+    async fn guard(&self, user: &IamUser, secret: &str) -> Result<(), String> {
+        let Some(role) = &self.rotator_role_arn else {
+            return Ok(());
         };
-        let document = key_document(user, key);
-        let put = self
-            .client
-            .put_secret_value()
-            .secret_id(&secret)
-            .secret_string(&document)
-            .send()
-            .await;
-        match put {
+        let policy = read_policy(&user.arn, role);
+        let attach = || {
+            self.client
+                .put_resource_policy()
+                .secret_id(secret)
+                .resource_policy(&policy)
+                .send()
+        };
+        match attach().await {
             Ok(_) => return Ok(()),
             Err(e)
                 if e.as_service_error()
                     .is_some_and(|s| s.is_resource_not_found_exception()) => {}
-            Err(e) => return Err(failed(DisplayErrorContext(&e).to_string())),
+            Err(e) => return Err(DisplayErrorContext(&e).to_string()),
         }
+        self.create(&user.name, secret, None).await?;
+        attach()
+            .await
+            .map(|_| ())
+            .map_err(|e| DisplayErrorContext(&e).to_string())
+    }
+
+    /// Creates the secret; `false` when another run created it meanwhile.
+    async fn create(
+        &self,
+        user: &str,
+        secret: &str,
+        document: Option<&str>,
+    ) -> Result<bool, String> {
         let tag = |k: &str, v: &str| Tag::builder().key(k).value(v).build();
         let created = self
             .client
             .create_secret()
-            .name(&secret)
+            .name(secret)
             .description(format!(
                 "Access key of IAM user {user}, kept current by the access key rotator"
             ))
-            .secret_string(&document)
+            .set_secret_string(document.map(str::to_owned))
             .set_kms_key_id(self.kms_key_id.clone())
             .tags(tag("managed-by", "credential-rotation"))
             .tags(tag("iam-user", user))
             .send()
             .await;
         match created {
-            Ok(_) => Ok(()),
-            // Another run created it between our two calls: store as a new version instead.
+            Ok(_) => Ok(true),
             Err(e)
                 if e.as_service_error()
                     .is_some_and(|s| s.is_resource_exists_exception()) =>
             {
-                self.client
-                    .put_secret_value()
-                    .secret_id(&secret)
-                    .secret_string(&document)
-                    .send()
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| failed(DisplayErrorContext(&e).to_string()))
+                Ok(false)
             }
-            Err(e) => Err(failed(DisplayErrorContext(&e).to_string())),
+            Err(e) => Err(DisplayErrorContext(&e).to_string()),
         }
+    }
+
+    async fn put(&self, secret: &str, document: &str) -> Result<bool, String> {
+        match self
+            .client
+            .put_secret_value()
+            .secret_id(secret)
+            .secret_string(document)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_resource_not_found_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(DisplayErrorContext(&e).to_string()),
+        }
+    }
+}
+
+impl KeyVault for SecretsManagerVault {
+    fn secret_name(&self, user: &str) -> String {
+        format!("{}{user}", self.prefix)
+    }
+
+    async fn store(&self, user: &IamUser, key: &NewKey) -> Result<(), VaultError> {
+        let secret = self.secret_name(&user.name);
+        let failed = |message: String| VaultError {
+            user: user.name.clone(),
+            secret: secret.clone(),
+            message,
+        };
+        self.guard(user, &secret).await.map_err(failed)?;
+        let document = key_document(&user.name, key);
+        if self.put(&secret, &document).await.map_err(failed)? {
+            return Ok(());
+        }
+        // No secret yet and no policy to attach first (no rotator role set): create it with the
+        // value; if another run created it meanwhile, store as a new version.
+        if self
+            .create(&user.name, &secret, Some(&document))
+            .await
+            .map_err(failed)?
+        {
+            return Ok(());
+        }
+        self.put(&secret, &document)
+            .await
+            .map_err(failed)
+            .map(|_| ())
+    }
+
+    async fn stored_key(&self, user: &str) -> Result<Option<String>, VaultError> {
+        let secret = self.secret_name(user);
+        let result = self
+            .client
+            .get_secret_value()
+            .secret_id(&secret)
+            .send()
+            .await;
+        let output = match result {
+            Ok(output) => output,
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_resource_not_found_exception()) =>
+            {
+                return Ok(None)
+            }
+            Err(e) => {
+                return Err(VaultError {
+                    user: user.to_owned(),
+                    secret,
+                    message: DisplayErrorContext(&e).to_string(),
+                })
+            }
+        };
+        Ok(output
+            .secret_string
+            .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
+            .and_then(|v| v.get("AccessKeyId")?.as_str().map(str::to_owned)))
     }
 }

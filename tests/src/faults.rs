@@ -1,0 +1,314 @@
+//! A fault-injecting proxy between a function binary and its peers (moto over HTTP, PostgreSQL
+//! over TCP), and the matrix that faults every call of a clean rotation in every way.
+//!
+//! Every call through either proxy gets the next number. Armed with (call N, fault), the proxy
+//! at call N either answers an error without forwarding ([`Fault::Fail`]), forwards and then
+//! drops the connection instead of answering ([`Fault::DropAnswer`]: the write happened, the
+//! caller cannot know), forwards and then kills the function process ([`Fault::Kill`]: a crash or
+//! a Lambda timeout right after a call), or forwards and then goes silent, keeping the
+//! connection open ([`Fault::Silence`]: a partition). After every forwarded call, while the
+//! function waits for the answer, it runs the test's invariant check, so a broken invariant is
+//! seen at the moment it is broken.
+
+use crate::Result;
+use futures_util::future::BoxFuture;
+use http_body_util::{BodyExt, Full};
+use hyper::body::{Bytes, Incoming};
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    Fail,
+    DropAnswer,
+    Kill,
+    Silence,
+}
+
+impl Fault {
+    /// The kinds the matrix applies at every call.
+    pub const MATRIX: [Fault; 3] = [Fault::Fail, Fault::DropAnswer, Fault::Kill];
+}
+
+/// Which call to fault: by number, or by name and occurrence (the first `Publish`, say).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Trigger {
+    Index(usize),
+    Named(String, usize),
+}
+
+/// Checks an invariant; an `Err` is a violation, recorded with the call it followed.
+pub type Check = Arc<dyn Fn() -> BoxFuture<'static, std::result::Result<(), String>> + Send + Sync>;
+
+#[derive(Default)]
+struct State {
+    calls: Vec<String>,
+    armed: Option<(Trigger, Fault)>,
+    fired: Option<(usize, String, Fault)>,
+    victim: Option<u32>,
+    check: Option<Check>,
+    violations: Vec<String>,
+}
+
+/// The numbering, the armed fault and the invariant, shared by the proxies of one function.
+#[derive(Clone, Default)]
+pub struct Faults(Arc<Mutex<State>>);
+
+enum Decision {
+    Forward,
+    Inject(Fault),
+}
+
+impl Faults {
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Forgets the calls and the fired fault, and arms `fault` (none: just count).
+    pub fn arm(&self, fault: Option<(Trigger, Fault)>, check: Option<Check>) {
+        let mut state = self.state();
+        state.calls.clear();
+        state.fired = None;
+        state.violations.clear();
+        state.armed = fault;
+        state.check = check;
+    }
+
+    /// The process [`Fault::Kill`] kills.
+    pub fn set_victim(&self, pid: Option<u32>) {
+        self.state().victim = pid;
+    }
+
+    pub fn calls(&self) -> Vec<String> {
+        self.state().calls.clone()
+    }
+
+    /// The call the armed fault hit: (number, name, fault).
+    pub fn fired(&self) -> Option<(usize, String, Fault)> {
+        self.state().fired.clone()
+    }
+
+    pub fn violations(&self) -> Vec<String> {
+        self.state().violations.clone()
+    }
+
+    fn decide(&self, name: &str) -> Decision {
+        let mut state = self.state();
+        let index = state.calls.len();
+        state.calls.push(name.to_owned());
+        let occurrence = state.calls.iter().filter(|c| *c == name).count() - 1;
+        let hit = match &state.armed {
+            Some((Trigger::Index(at), fault)) if *at == index => Some(*fault),
+            Some((Trigger::Named(wanted, nth), fault)) if wanted == name && *nth == occurrence => {
+                Some(*fault)
+            }
+            _ => None,
+        };
+        match hit {
+            Some(fault) => {
+                state.armed = None;
+                state.fired = Some((index, name.to_owned(), fault));
+                Decision::Inject(fault)
+            }
+            None => Decision::Forward,
+        }
+    }
+
+    async fn after_forwarding(&self, name: &str) {
+        let (check, index) = {
+            let state = self.state();
+            (state.check.clone(), state.calls.len())
+        };
+        if let Some(check) = check {
+            if let Err(violation) = check().await {
+                self.state()
+                    .violations
+                    .push(format!("after call {index} ({name}): {violation}"));
+            }
+        }
+    }
+
+    fn kill_victim(&self) {
+        if let Some(pid) = self.state().victim {
+            // SIGKILL: no destructor, no flush, exactly like a Lambda timeout or a crash.
+            let _ = std::process::Command::new("kill")
+                .args(["-9", &pid.to_string()])
+                .status();
+        }
+    }
+}
+
+/// An HTTP proxy in front of moto. Calls are named by their API operation
+/// (`secretsmanager.GetSecretValue` from `X-Amz-Target`, or `Action=` of a query request).
+pub struct HttpFaultProxy {
+    pub endpoint: String,
+}
+
+impl HttpFaultProxy {
+    pub async fn start(upstream: &str, faults: Faults) -> Result<Self> {
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let endpoint = format!("http://{}", listener.local_addr()?);
+        let upstream = upstream
+            .trim_start_matches("http://")
+            .trim_end_matches('/')
+            .to_owned();
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let (faults, upstream) = (faults.clone(), upstream.clone());
+                tokio::spawn(async move {
+                    let service = hyper::service::service_fn(move |request| {
+                        handle_http(faults.clone(), upstream.clone(), request)
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        Ok(Self { endpoint })
+    }
+}
+
+fn operation_name(request: &hyper::http::request::Parts, body: &[u8]) -> String {
+    if let Some(target) = request
+        .headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+    {
+        return target.to_owned();
+    }
+    String::from_utf8_lossy(body)
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("Action="))
+        .unwrap_or("unknown")
+        .to_owned()
+}
+
+async fn handle_http(
+    faults: Faults,
+    upstream: String,
+    request: Request<Incoming>,
+) -> std::result::Result<Response<Full<Bytes>>, Box<dyn std::error::Error + Send + Sync>> {
+    let (parts, body) = request.into_parts();
+    let body = body.collect().await?.to_bytes();
+    let name = operation_name(&parts, &body);
+    let fault = match faults.decide(&name) {
+        Decision::Inject(Fault::Fail) => return Ok(injected_error(&parts)),
+        Decision::Inject(fault) => Some(fault),
+        Decision::Forward => None,
+    };
+    let stream = TcpStream::connect(&upstream).await?;
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+    tokio::spawn(connection);
+    let forwarded = Request::from_parts(parts, Full::new(body));
+    let answer = sender.send_request(forwarded).await?;
+    let (answer_parts, answer_body) = answer.into_parts();
+    let answer_body = answer_body.collect().await?.to_bytes();
+    faults.after_forwarding(&name).await;
+    match fault {
+        // The write happened; the caller gets a broken connection instead of its answer.
+        Some(Fault::DropAnswer) => Err("answer dropped by the fault proxy".into()),
+        Some(Fault::Kill) => {
+            faults.kill_victim();
+            Err("function killed by the fault proxy".into())
+        }
+        Some(Fault::Silence) => {
+            std::future::pending::<()>().await;
+            Err("unreachable".into())
+        }
+        _ => Ok(Response::from_parts(answer_parts, Full::new(answer_body))),
+    }
+}
+
+/// A 500 in the shape of the caller's protocol, so the SDK reads it as a service error.
+fn injected_error(request: &hyper::http::request::Parts) -> Response<Full<Bytes>> {
+    let json = request.headers.contains_key("x-amz-target");
+    let (content_type, body) = if json {
+        (
+            "application/x-amz-json-1.1",
+            r#"{"__type":"InternalFailure","message":"injected by the fault proxy"}"#.to_owned(),
+        )
+    } else {
+        (
+            "text/xml",
+            "<ErrorResponse><Error><Type>Receiver</Type><Code>InternalFailure</Code><Message>injected by the fault proxy</Message></Error><RequestId>fault</RequestId></ErrorResponse>".to_owned(),
+        )
+    };
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    *response.status_mut() = hyper::StatusCode::INTERNAL_SERVER_ERROR;
+    if let Ok(value) = content_type.parse() {
+        response.headers_mut().insert("content-type", value);
+    }
+    response
+}
+
+/// A TCP proxy in front of a database server. Each chunk the client sends is one call named
+/// `postgres` (a TLS record or a few: the numbering is by what the wire shows).
+pub struct TcpFaultProxy {
+    pub port: u16,
+}
+
+impl TcpFaultProxy {
+    pub async fn start(upstream: std::net::SocketAddr, faults: Faults) -> Result<Self> {
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let port = listener.local_addr()?.port();
+        tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let faults = faults.clone();
+                tokio::spawn(async move {
+                    if let Ok(server) = TcpStream::connect(upstream).await {
+                        pump(client, server, faults).await;
+                    }
+                });
+            }
+        });
+        Ok(Self { port })
+    }
+}
+
+async fn pump(client: TcpStream, server: TcpStream, faults: Faults) {
+    let (mut client_read, mut client_write) = client.into_split();
+    let (mut server_read, mut server_write) = server.into_split();
+    // Server to client: relayed as it comes, until the client side is closed.
+    let answers = tokio::spawn(async move {
+        let _ = tokio::io::copy(&mut server_read, &mut client_write).await;
+    });
+    let mut buffer = vec![0u8; 64 * 1024];
+    loop {
+        let n = match client_read.read(&mut buffer).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        let fault = match faults.decide("postgres") {
+            Decision::Inject(Fault::Fail) => break,
+            Decision::Inject(fault) => Some(fault),
+            Decision::Forward => None,
+        };
+        if server_write.write_all(&buffer[..n]).await.is_err() {
+            break;
+        }
+        match fault {
+            None => faults.after_forwarding("postgres").await,
+            Some(fault) => {
+                // Let the server act on what it received before the client side breaks.
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                faults.after_forwarding("postgres").await;
+                match fault {
+                    Fault::Kill => faults.kill_victim(),
+                    Fault::Silence => {
+                        answers.abort();
+                        std::future::pending::<()>().await;
+                    }
+                    _ => {}
+                }
+                break;
+            }
+        }
+    }
+    answers.abort();
+}

@@ -1,0 +1,220 @@
+//! The fault matrix for rotation functions: a clean rotation numbers the calls; then, for every
+//! call and every [`Fault::MATRIX`] kind, a fresh secret is rotated with that call faulted, and
+//! the steps are driven again with the same token, as Secrets Manager does on its retries, until
+//! the rotation converges (or does not, which fails the case).
+
+use crate::faults::{Check, Fault, Faults, Trigger};
+use crate::inbox::AlertInbox;
+use crate::rotation::{fresh_token, rotation_event, snapshot, start_rotation, STEPS};
+use crate::runtime::{FunctionProcess, Invocation};
+use crate::Result;
+use std::future::Future;
+use std::path::PathBuf;
+
+/// What a matrix needs to know about one kind of rotated secret.
+pub trait Subject: Sync {
+    /// A new secret (and whatever it stands for: a user, a key, a login); its ARN.
+    fn prepare(&self) -> impl Future<Output = Result<String>> + Send;
+    /// The check run after every call: the credential applications read works.
+    fn live_check(&self, arn: &str) -> Check;
+    /// After convergence: whatever the rotation changed outside the secret is as it must be (no
+    /// orphaned key or user, the new credential works).
+    fn converged(&self, arn: &str) -> impl Future<Output = Result<(), String>> + Send;
+}
+
+/// A rotation function under the matrix.
+pub struct Matrix<'a, S> {
+    pub function: &'a str,
+    pub binary: PathBuf,
+    /// The function's environment, its AWS endpoint (and database) behind the proxies of `faults`.
+    pub env: Vec<(String, String)>,
+    pub faults: Faults,
+    pub sm: aws_sdk_secretsmanager::Client,
+    pub inbox: &'a AlertInbox,
+    pub subject: S,
+}
+
+/// What one case did.
+#[derive(Debug, Default)]
+pub struct CaseResult {
+    pub failed_invocations: usize,
+    pub killed: usize,
+    pub passes: usize,
+}
+
+pub struct MatrixReport {
+    pub calls: Vec<String>,
+    pub cases: usize,
+    pub converged: usize,
+    pub failures: Vec<String>,
+}
+
+impl<S: Subject> Matrix<'_, S> {
+    async fn start(&self) -> Result<FunctionProcess> {
+        let process = FunctionProcess::start(&self.binary, &self.env).await?;
+        self.faults.set_victim(process.pid());
+        Ok(process)
+    }
+
+    /// Drives the four steps, starting again at createSecret after a failure or a crash (a new
+    /// process after a crash, as Lambda starts a new environment), at most `passes` times.
+    async fn drive(
+        &self,
+        process: &mut FunctionProcess,
+        arn: &str,
+        token: &str,
+        passes: usize,
+    ) -> Result<CaseResult> {
+        let mut result = CaseResult::default();
+        for pass in 1..=passes {
+            result.passes = pass;
+            let mut completed = true;
+            for step in STEPS {
+                match process.invoke(&rotation_event(step, arn, token)).await {
+                    Ok(Invocation::Response(_)) => continue,
+                    Ok(Invocation::Error { .. }) => result.failed_invocations += 1,
+                    Err(_) => {
+                        result.killed += 1;
+                        *process = self.start().await?;
+                    }
+                }
+                completed = false;
+                break;
+            }
+            if completed {
+                return Ok(result);
+            }
+        }
+        Err(format!(
+            "did not converge in {passes} passes ({} failed invocations, {} crashes)",
+            result.failed_invocations, result.killed
+        )
+        .into())
+    }
+
+    /// Runs one rotation with `fault` armed; checks everything the case must show.
+    pub async fn case(
+        &self,
+        process: &mut FunctionProcess,
+        fault: Option<(Trigger, Fault)>,
+    ) -> Result<CaseResult> {
+        let arn = self.subject.prepare().await?;
+        let before = snapshot(&self.sm, &arn).await?;
+        let token = fresh_token();
+        start_rotation(&self.sm, &arn, &token, true).await?;
+        self.inbox.drain().await?;
+        let expect_fault = fault.is_some();
+        self.faults.arm(fault, Some(self.subject.live_check(&arn)));
+        let driven = self.drive(process, &arn, &token, 3).await;
+        let violations = self.faults.violations();
+        let fired = self.faults.fired();
+        self.faults.arm(None, None);
+        let result = driven?;
+        if !violations.is_empty() {
+            return Err(format!("invariant broken: {}", violations.join("; ")).into());
+        }
+        if expect_fault && fired.is_none() {
+            return Err("the armed fault was never reached".into());
+        }
+        // The secret: a new current value, the old one previous, no pending label, one version more.
+        let after = snapshot(&self.sm, &arn).await?;
+        let old = before
+            .values()
+            .find(|(stages, _)| stages.iter().any(|s| s == "AWSCURRENT"))
+            .and_then(|(_, value)| value.clone());
+        let staged = |stage: &str| {
+            after
+                .iter()
+                .filter(|(_, (stages, _))| stages.iter().any(|s| s == stage))
+                .map(|(version, (_, value))| (version.clone(), value.clone()))
+                .collect::<Vec<_>>()
+        };
+        let current = staged("AWSCURRENT");
+        if current.len() != 1 || current[0].0 != token {
+            return Err(
+                format!("AWSCURRENT is on {current:?}, not on the rotation's version").into(),
+            );
+        }
+        if staged("AWSPREVIOUS").first().map(|(_, v)| v.clone()) != Some(old.clone()) {
+            return Err("AWSPREVIOUS does not hold the old value".into());
+        }
+        if current[0].1 == old {
+            return Err("AWSCURRENT still holds the old value".into());
+        }
+        if !staged("AWSPENDING").is_empty() {
+            return Err("AWSPENDING is still attached".into());
+        }
+        if after.len() != before.len() + 1 {
+            return Err(format!(
+                "{} versions after the rotation, expected {}",
+                after.len(),
+                before.len() + 1
+            )
+            .into());
+        }
+        self.subject.converged(&arn).await?;
+        // One failure alert per failed step, none for crashes (a dead process publishes nothing).
+        let alerts = self
+            .inbox
+            .drain()
+            .await?
+            .into_iter()
+            .filter(|a| {
+                a.document()
+                    .map(|d| d["resource"] == arn.as_str())
+                    .unwrap_or(false)
+            })
+            .count();
+        if alerts != result.failed_invocations {
+            return Err(format!(
+                "{alerts} failure alerts for {} failed steps",
+                result.failed_invocations
+            )
+            .into());
+        }
+        Ok(result)
+    }
+
+    /// The clean rotation, then every call index with every fault kind. Prints the result.
+    pub async fn run(&self) -> Result<MatrixReport> {
+        let mut process = self.start().await?;
+        let clean = self.case(&mut process, None).await?;
+        if clean.failed_invocations + clean.killed > 0 {
+            return Err("the clean rotation did not succeed at the first pass".into());
+        }
+        let calls = self.faults.calls();
+        let mut report = MatrixReport {
+            calls: calls.clone(),
+            cases: 0,
+            converged: 0,
+            failures: Vec::new(),
+        };
+        for index in 0..calls.len() {
+            for fault in Fault::MATRIX {
+                report.cases += 1;
+                match self
+                    .case(&mut process, Some((Trigger::Index(index), fault)))
+                    .await
+                {
+                    Ok(_) => report.converged += 1,
+                    Err(error) => report.failures.push(format!(
+                        "{fault:?} at call {index} ({}): {error}",
+                        calls[index]
+                    )),
+                }
+            }
+        }
+        println!(
+            "fault matrix {}: {} of {} cases converged ({} calls x {} faults)",
+            self.function,
+            report.converged,
+            report.cases,
+            calls.len(),
+            Fault::MATRIX.len()
+        );
+        for failure in &report.failures {
+            println!("  FAILED {failure}");
+        }
+        Ok(report)
+    }
+}

@@ -1,0 +1,336 @@
+//! The fault matrix: every call of a clean rotation (to moto, and for PostgreSQL to the database)
+//! failed, answered-then-lost, and followed by a crash, in turn; each rotation then driven again
+//! with the same token until it converges. See `e2e::matrix` and `e2e::faults`.
+
+use e2e::binaries::function_binary;
+use e2e::faults::{Check, Faults, HttpFaultProxy, TcpFaultProxy};
+use e2e::matrix::{Matrix, Subject};
+use e2e::moto::{unique_name, Moto, REGION};
+use e2e::postgres::TestPostgres;
+use e2e::rotation::staged_value;
+use e2e::{Result, TestEnvironment};
+use serde_json::{json, Value};
+use std::sync::Arc;
+
+/// The function's environment with its AWS endpoint behind a fault proxy, and the SDK's retries
+/// off, so that every injected fault reaches the function's own logic.
+async fn behind_proxy(
+    moto: &Moto,
+    environment: &TestEnvironment,
+    faults: &Faults,
+) -> Vec<(String, String)> {
+    let proxy = HttpFaultProxy::start(&moto.endpoint(), faults.clone())
+        .await
+        .expect("proxy");
+    let mut env: Vec<(String, String)> = environment
+        .env
+        .iter()
+        .filter(|(k, _)| k != "AWS_ENDPOINT_URL")
+        .cloned()
+        .collect();
+    env.push(("AWS_ENDPOINT_URL".into(), proxy.endpoint));
+    env.push(("AWS_MAX_ATTEMPTS".into(), "1".into()));
+    env
+}
+
+async fn current_json(
+    sm: &aws_sdk_secretsmanager::Client,
+    arn: &str,
+) -> std::result::Result<Value, String> {
+    let text = staged_value(sm, arn, "AWSCURRENT")
+        .await
+        .map_err(|e| format!("AWSCURRENT unreadable: {e}"))?;
+    serde_json::from_str(&text).map_err(|_| "AWSCURRENT is not well-formed JSON".to_owned())
+}
+
+fn assert_all_converged(report: &e2e::matrix::MatrixReport) {
+    assert!(
+        report.failures.is_empty(),
+        "{} of {} cases did not converge:\n{}",
+        report.failures.len(),
+        report.cases,
+        report.failures.join("\n")
+    );
+    assert_eq!(report.converged, report.cases);
+}
+
+// ---- generic secrets ----
+
+struct GenericSecret {
+    sm: aws_sdk_secretsmanager::Client,
+}
+
+const GENERIC_FIELDS: [&str; 3] = ["username", "password", "host"];
+
+impl Subject for GenericSecret {
+    async fn prepare(&self) -> Result<String> {
+        let value =
+            json!({"username": "app", "password": "Original-Passw0rd-123", "host": "db.internal"});
+        Ok(self
+            .sm
+            .create_secret()
+            .name(unique_name("matrix-generic"))
+            .secret_string(value.to_string())
+            .send()
+            .await?
+            .arn
+            .ok_or("no ARN")?)
+    }
+
+    fn live_check(&self, arn: &str) -> Check {
+        let (sm, arn) = (self.sm.clone(), arn.to_owned());
+        Arc::new(move || {
+            let (sm, arn) = (sm.clone(), arn.clone());
+            Box::pin(async move {
+                let current = current_json(&sm, &arn).await?;
+                match GENERIC_FIELDS.iter().find(|f| !current[**f].is_string()) {
+                    Some(field) => Err(format!("AWSCURRENT lost its field {field}")),
+                    None => Ok(()),
+                }
+            })
+        })
+    }
+
+    async fn converged(&self, _arn: &str) -> std::result::Result<(), String> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn generic_secret_rotation_converges_after_every_fault() {
+    let moto = Moto::shared().unwrap();
+    let environment = TestEnvironment::new(moto, REGION, &[]).await.unwrap();
+    let faults = Faults::default();
+    let matrix = Matrix {
+        function: "generic-secret-rotation",
+        binary: function_binary("generic-secret-rotation").unwrap(),
+        env: behind_proxy(moto, &environment, &faults).await,
+        faults,
+        sm: aws_sdk_secretsmanager::Client::new(&environment.sdk),
+        inbox: &environment.inbox,
+        subject: GenericSecret {
+            sm: aws_sdk_secretsmanager::Client::new(&environment.sdk),
+        },
+    };
+    assert_all_converged(&matrix.run().await.unwrap());
+}
+
+// ---- IAM user keys ----
+
+struct UserKeySecret {
+    sm: aws_sdk_secretsmanager::Client,
+    iam: aws_sdk_iam::Client,
+}
+
+async fn user_of(
+    sm: &aws_sdk_secretsmanager::Client,
+    arn: &str,
+) -> std::result::Result<String, String> {
+    let current = current_json(sm, arn).await?;
+    current["UserName"]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| "AWSCURRENT has no UserName".to_owned())
+}
+
+impl Subject for UserKeySecret {
+    async fn prepare(&self) -> Result<String> {
+        let user = unique_name("matrix-user");
+        self.iam.create_user().user_name(&user).send().await?;
+        let key = self
+            .iam
+            .create_access_key()
+            .user_name(&user)
+            .send()
+            .await?
+            .access_key
+            .ok_or("no key")?;
+        let value = json!({"UserName": user, "AccessKeyId": key.access_key_id, "SecretAccessKey": key.secret_access_key});
+        Ok(self
+            .sm
+            .create_secret()
+            .name(unique_name("matrix-iam"))
+            .secret_string(value.to_string())
+            .send()
+            .await?
+            .arn
+            .ok_or("no ARN")?)
+    }
+
+    /// AWSCURRENT's key is an active key of the user, and the user never has more than two.
+    fn live_check(&self, arn: &str) -> Check {
+        let (sm, iam, arn) = (self.sm.clone(), self.iam.clone(), arn.to_owned());
+        Arc::new(move || {
+            let (sm, iam, arn) = (sm.clone(), iam.clone(), arn.clone());
+            Box::pin(async move {
+                let current = current_json(&sm, &arn).await?;
+                let user = current["UserName"].as_str().unwrap_or_default();
+                let keys = e2e::iam::access_keys(&iam, user)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                if keys.len() > 2 {
+                    return Err(format!("the user has {} keys", keys.len()));
+                }
+                match keys
+                    .iter()
+                    .find(|(id, _)| current["AccessKeyId"] == id.as_str())
+                {
+                    Some((_, true)) => Ok(()),
+                    Some((_, false)) => Err("AWSCURRENT's key is inactive".into()),
+                    None => Err("AWSCURRENT's key does not exist".into()),
+                }
+            })
+        })
+    }
+
+    /// No orphaned key: the user has the new key (active) and at most the previous one.
+    async fn converged(&self, arn: &str) -> std::result::Result<(), String> {
+        let user = user_of(&self.sm, arn).await?;
+        let previous = staged_value(&self.sm, arn, "AWSPREVIOUS")
+            .await
+            .map_err(|e| e.to_string())?;
+        let previous: Value = serde_json::from_str(&previous).map_err(|e| e.to_string())?;
+        let current = current_json(&self.sm, arn).await?;
+        let keys = e2e::iam::access_keys(&self.iam, &user)
+            .await
+            .map_err(|e| e.to_string())?;
+        for (id, active) in &keys {
+            let is_current = current["AccessKeyId"] == id.as_str();
+            let is_previous = previous["AccessKeyId"] == id.as_str();
+            if !is_current && !is_previous {
+                return Err(format!("orphaned key {id} (active: {active})"));
+            }
+            if is_previous && *active {
+                return Err("the previous key is still active".into());
+            }
+        }
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn iam_user_key_rotation_converges_after_every_fault() {
+    let moto = Moto::shared().unwrap();
+    let environment = TestEnvironment::new(moto, REGION, &[("KEY_PROPAGATION_TIMEOUT", "2s")])
+        .await
+        .unwrap();
+    let faults = Faults::default();
+    let matrix = Matrix {
+        function: "iam-user-key-rotation",
+        binary: function_binary("iam-user-key-rotation").unwrap(),
+        env: behind_proxy(moto, &environment, &faults).await,
+        faults,
+        sm: aws_sdk_secretsmanager::Client::new(&environment.sdk),
+        inbox: &environment.inbox,
+        subject: UserKeySecret {
+            sm: aws_sdk_secretsmanager::Client::new(&environment.sdk),
+            iam: aws_sdk_iam::Client::new(&environment.sdk),
+        },
+    };
+    assert_all_converged(&matrix.run().await.unwrap());
+}
+
+// ---- PostgreSQL ----
+
+struct PostgresSecret<'a> {
+    sm: aws_sdk_secretsmanager::Client,
+    db: &'a TestPostgres,
+    /// The port the function reaches the database on: the fault proxy's.
+    proxy_port: u16,
+}
+
+impl Subject for PostgresSecret<'_> {
+    async fn prepare(&self) -> Result<String> {
+        let user = unique_name("matrix_pg").replace('-', "_");
+        let password = "Original-Passw0rd-123";
+        self.db
+            .superuser()
+            .await?
+            .batch_execute(&format!(
+                "CREATE ROLE \"{user}\" LOGIN PASSWORD '{password}'"
+            ))
+            .await?;
+        let value = json!({"engine": "postgres", "host": "127.0.0.1", "port": self.proxy_port, "username": user, "password": password, "dbname": "postgres"});
+        Ok(self
+            .sm
+            .create_secret()
+            .name(unique_name("matrix-pg"))
+            .secret_string(value.to_string())
+            .send()
+            .await?
+            .arn
+            .ok_or("no ARN")?)
+    }
+
+    /// The database accepts AWSCURRENT or AWSPENDING at every moment.
+    fn live_check(&self, arn: &str) -> Check {
+        let (sm, arn) = (self.sm.clone(), arn.to_owned());
+        // The check outlives this borrow of the server; it needs only its port.
+        let db = self.db.endpoint();
+        Arc::new(move || {
+            let (sm, arn) = (sm.clone(), arn.clone());
+            Box::pin(async move {
+                let current = current_json(&sm, &arn).await?;
+                if db.accepts_secret(&current).await {
+                    return Ok(());
+                }
+                let pending = match staged_value(&sm, &arn, "AWSPENDING").await {
+                    Ok(text) => serde_json::from_str::<Value>(&text).ok(),
+                    Err(_) => None,
+                };
+                match pending {
+                    Some(pending) if db.accepts_secret(&pending).await => Ok(()),
+                    _ => Err("the database accepts neither AWSCURRENT nor AWSPENDING".into()),
+                }
+            })
+        })
+    }
+
+    async fn converged(&self, arn: &str) -> std::result::Result<(), String> {
+        let current = current_json(&self.sm, arn).await?;
+        if self.db.endpoint().accepts_secret(&current).await {
+            Ok(())
+        } else {
+            Err("the database does not accept the new AWSCURRENT".into())
+        }
+    }
+}
+
+#[tokio::test]
+async fn postgres_rotation_converges_after_every_fault() {
+    let db = TestPostgres::start(true).expect("postgres");
+    let moto = Moto::shared().unwrap();
+    let mut settings = db.function_env();
+    settings.extend([
+        ("DB_READY_TIMEOUT".to_owned(), "2s".to_owned()),
+        ("DB_CONNECT_TIMEOUT".to_owned(), "2s".to_owned()),
+        ("DB_STATEMENT_TIMEOUT".to_owned(), "2s".to_owned()),
+        ("ROTATION_STRATEGY".to_owned(), "single".to_owned()),
+    ]);
+    let refs: Vec<(&str, &str)> = settings
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let environment = TestEnvironment::new(moto, REGION, &refs).await.unwrap();
+    let faults = Faults::default();
+    let database_proxy = TcpFaultProxy::start(
+        std::net::SocketAddr::from(([127, 0, 0, 1], db.port)),
+        faults.clone(),
+    )
+    .await
+    .unwrap();
+    let matrix = Matrix {
+        function: "postgres-rotation",
+        binary: function_binary("postgres-rotation").unwrap(),
+        env: behind_proxy(moto, &environment, &faults).await,
+        faults,
+        sm: aws_sdk_secretsmanager::Client::new(&environment.sdk),
+        inbox: &environment.inbox,
+        subject: PostgresSecret {
+            sm: aws_sdk_secretsmanager::Client::new(&environment.sdk),
+            db: &db,
+            proxy_port: database_proxy.port,
+        },
+    };
+    assert_all_converged(&matrix.run().await.unwrap());
+}
