@@ -78,6 +78,13 @@ impl Faults {
         state.check = check;
     }
 
+    /// Stops faulting and checking; the calls so far stay readable.
+    pub fn disarm(&self) {
+        let mut state = self.state();
+        state.armed = None;
+        state.check = None;
+    }
+
     /// The process [`Fault::Kill`] kills.
     pub fn set_victim(&self, pid: Option<u32>) {
         self.state().victim = pid;

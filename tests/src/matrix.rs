@@ -108,7 +108,7 @@ impl<S: Subject> Matrix<'_, S> {
         let driven = self.drive(process, &arn, &token, 3).await;
         let violations = self.faults.violations();
         let fired = self.faults.fired();
-        self.faults.arm(None, None);
+        self.faults.disarm();
         let result = driven?;
         if !violations.is_empty() {
             return Err(format!("invariant broken: {}", violations.join("; ")).into());
@@ -183,6 +183,9 @@ impl<S: Subject> Matrix<'_, S> {
             return Err("the clean rotation did not succeed at the first pass".into());
         }
         let calls = self.faults.calls();
+        if calls.is_empty() {
+            return Err("the clean rotation made no call through the proxy".into());
+        }
         let mut report = MatrixReport {
             calls: calls.clone(),
             cases: 0,
