@@ -40,10 +40,34 @@ pub async fn load_sdk_config(retries: RetryConfig) -> SdkConfig {
         .await
 }
 
+/// The partition a region belongs to, as ARNs spell it.
+pub fn partition(region: &str) -> &'static str {
+    if region.starts_with("cn-") {
+        "aws-cn"
+    } else if region.starts_with("us-gov-") {
+        "aws-us-gov"
+    } else if region.starts_with("us-isob-") {
+        "aws-iso-b"
+    } else if region.starts_with("us-iso-") {
+        "aws-iso"
+    } else {
+        "aws"
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use aws_config::retry::RetryMode;
+
+    #[test]
+    fn regions_map_to_their_partition() {
+        assert_eq!(partition("eu-west-1"), "aws");
+        assert_eq!(partition("cn-north-1"), "aws-cn");
+        assert_eq!(partition("us-gov-west-1"), "aws-us-gov");
+        assert_eq!(partition("us-iso-east-1"), "aws-iso");
+        assert_eq!(partition("us-isob-east-1"), "aws-iso-b");
+    }
 
     #[test]
     fn retries_default_to_adaptive_with_five_attempts_and_follow_the_sdk_settings() {

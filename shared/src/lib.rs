@@ -17,4 +17,5 @@ pub mod retry;
 pub mod rotation;
 pub mod secret;
 pub mod startup;
+pub mod text;
 pub mod time;

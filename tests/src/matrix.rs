@@ -200,10 +200,12 @@ impl<S: Subject> Matrix<'_, S> {
                     .await
                 {
                     Ok(_) => report.converged += 1,
-                    Err(error) => report.failures.push(format!(
-                        "{fault:?} at call {index} ({}): {error}",
-                        calls[index]
-                    )),
+                    Err(error) => {
+                        let failure =
+                            format!("{fault:?} at call {index} ({}): {error}", calls[index]);
+                        eprintln!("{}: FAILED {failure}", self.function);
+                        report.failures.push(failure);
+                    }
                 }
             }
         }

@@ -279,7 +279,34 @@ async fn bad_events_are_rejected_or_ignored_without_alerts() {
         .as_object_mut()
         .unwrap()
         .remove("detail-type");
+    let with_resource = |resource: Value| {
+        let mut event = fixture("acm-expired");
+        event["resources"] = json!([resource]);
+        event.to_string()
+    };
+    let huge = format!(
+        "arn:aws:acm:us-east-1:123456789012:certificate/{}",
+        "z".repeat(1_000_000)
+    );
+    let mut string_detail = fixture("acm-expired");
+    string_detail["detail"] = json!("expired");
     for (payload, message) in [
+        (
+            with_resource(json!("arn:aws:s3:::bucket")),
+            "is not an ACM certificate ARN",
+        ),
+        (
+            with_resource(json!("arn:aws:iam::123456789012:user/alice")),
+            "is not an ACM certificate ARN",
+        ),
+        (
+            with_resource(json!(
+                "arn:aws:acm:us-east-1:123456789012:certificate/short"
+            )),
+            "is not an ACM certificate ARN",
+        ),
+        (with_resource(json!(huge)), "more characters"),
+        (string_detail.to_string(), "detail is not a JSON object"),
         (no_resources.to_string(), "names no certificate ARN"),
         (no_detail_type.to_string(), "detail-type"),
         (
@@ -289,11 +316,18 @@ async fn bad_events_are_rejected_or_ignored_without_alerts() {
     ] {
         let result = s.function.invoke_raw(payload).await.unwrap();
         assert_eq!(result.error_type(), Some("InvalidEvent"), "{result:?}");
+        let error = result.error_message().unwrap();
         assert!(
-            result.error_message().unwrap().contains(message),
-            "{result:?}"
+            error.contains(message),
+            "{}",
+            shared::text::excerpt(error, 300)
         );
+        assert!(error.len() < 1_000, "the input is echoed unbounded");
     }
+    assert!(
+        !s.function.output().contains(&"z".repeat(1_000)),
+        "the input is echoed unbounded into the logs"
+    );
     let result = s.function.invoke_raw("{not json").await.unwrap();
     assert!(!result.is_ok());
     assert!(s.inbox.drain().await.unwrap().is_empty());

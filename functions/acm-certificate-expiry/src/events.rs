@@ -61,6 +61,44 @@ pub enum EventError {
     NotEventBridge(String),
     #[error("the {0:?} event names no certificate ARN in its resources")]
     NoCertificateArn(String),
+    #[error("the {detail_type:?} event's detail is not a JSON object")]
+    DetailNotObject { detail_type: String },
+    #[error("the {detail_type:?} event's resource {resource:?} is not an ACM certificate ARN in partition {partition}")]
+    NotACertificate {
+        detail_type: String,
+        resource: String,
+        partition: &'static str,
+    },
+}
+
+/// Whether `arn` is `arn:<partition>:acm:<region>:<account>:certificate/<certificate id>`, the id
+/// being the UUID ACM gives every certificate.
+pub fn is_certificate_arn(arn: &str, partition: &str) -> bool {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    let [prefix, arn_partition, service, region, account, resource] = parts.as_slice() else {
+        return false;
+    };
+    let uuid = |id: &str| {
+        let groups: Vec<&str> = id.split('-').collect();
+        groups.iter().map(|g| g.len()).eq([8, 4, 4, 4, 12])
+            && groups
+                .iter()
+                .all(|g| g.chars().all(|c| c.is_ascii_hexdigit()))
+    };
+    *prefix == "arn"
+        && *arn_partition == partition
+        && *service == "acm"
+        && !region.is_empty()
+        && region
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && account.len() == 12
+        && account.chars().all(|c| c.is_ascii_digit())
+        && resource.strip_prefix("certificate/").is_some_and(uuid)
+}
+
+fn quoted(input: &str) -> String {
+    shared::text::excerpt(input, shared::text::QUOTE_CHARS)
 }
 
 fn text(detail: &Value, key: &str) -> Option<String> {
@@ -90,18 +128,33 @@ fn flag(detail: &Value, key: &str) -> Option<bool> {
 }
 
 impl Event {
-    pub fn parse(payload: &Value) -> Result<Event, EventError> {
+    /// `partition` is this function's (from its region): certificates of another partition
+    /// cannot be described here, and such an event is not ACM's.
+    pub fn parse(payload: &Value, partition: &'static str) -> Result<Event, EventError> {
+        // serde quotes the offending value: cut it, the input may be of any size.
         let event: EventBridgeEvent<Value> = serde_json::from_value(payload.clone())
-            .map_err(|error| EventError::NotEventBridge(error.to_string()))?;
+            .map_err(|error| EventError::NotEventBridge(quoted(&error.to_string())))?;
+        let detail_type = quoted(&event.detail_type);
         let detail = &event.detail;
+        if !detail.is_object() {
+            return Err(EventError::DetailNotObject { detail_type });
+        }
+        let resources = event.resources.as_deref().unwrap_or_default();
         let arn = || {
-            event
-                .resources
-                .as_ref()
-                .and_then(|resources| resources.first())
-                .filter(|arn| arn.starts_with("arn:"))
+            if let Some(wrong) = resources
+                .iter()
+                .find(|arn| !is_certificate_arn(arn, partition))
+            {
+                return Err(EventError::NotACertificate {
+                    detail_type: detail_type.clone(),
+                    resource: quoted(wrong),
+                    partition,
+                });
+            }
+            resources
+                .first()
                 .cloned()
-                .ok_or_else(|| EventError::NoCertificateArn(event.detail_type.clone()))
+                .ok_or_else(|| EventError::NoCertificateArn(detail_type.clone()))
         };
         let common_name = text(detail, "CommonName");
         Ok(match (event.source.as_str(), event.detail_type.as_str()) {
@@ -146,12 +199,12 @@ impl Event {
                         .get("eventDescription")
                         .and_then(|d| d.get(0))
                         .and_then(|d| text(d, "latestDescription")),
-                    resources: event.resources.clone().unwrap_or_default(),
+                    resources: resources.iter().take(20).map(|r| quoted(r)).collect(),
                 }
             }
-            (source, detail_type) => Event::Unhandled {
-                source: source.to_owned(),
-                detail_type: detail_type.to_owned(),
+            (source, _) => Event::Unhandled {
+                source: quoted(source),
+                detail_type,
             },
         })
     }
@@ -425,7 +478,8 @@ mod tests {
 
     /// 2026-11-22T12:00:00Z.
     const NOW: i64 = 1_795_348_800;
-    const CERT: &str = "arn:aws:acm:us-east-1:123456789012:certificate/abc";
+    const CERT: &str =
+        "arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d";
 
     fn fixture(name: &str) -> Value {
         let text = match name {
@@ -448,7 +502,7 @@ mod tests {
     }
 
     fn alert_for(name: &str) -> Alert {
-        let event = Event::parse(&fixture(name)).unwrap();
+        let event = Event::parse(&fixture(name), "aws").unwrap();
         event_alert(
             &event,
             Described::NotNeeded,
@@ -461,9 +515,12 @@ mod tests {
 
     #[test]
     fn every_fixture_parses_to_its_event() {
-        assert_eq!(Event::parse(&fixture("scheduled")), Ok(Event::Scheduled));
         assert_eq!(
-            Event::parse(&fixture("approaching")),
+            Event::parse(&fixture("scheduled"), "aws"),
+            Ok(Event::Scheduled)
+        );
+        assert_eq!(
+            Event::parse(&fixture("approaching"), "aws"),
             Ok(Event::ApproachingExpiration {
                 arn: CERT.into(),
                 common_name: Some("shop.example.com".into()),
@@ -471,7 +528,7 @@ mod tests {
             })
         );
         assert!(matches!(
-            Event::parse(&fixture("expired")),
+            Event::parse(&fixture("expired"), "aws"),
             Ok(Event::Expired {
                 in_use: Some(true),
                 ..
@@ -479,18 +536,18 @@ mod tests {
         ));
         // Documented string booleans are read like real JSON booleans.
         assert!(matches!(
-            Event::parse(&fixture("action")),
+            Event::parse(&fixture("action"), "aws"),
             Ok(Event::RenewalActionRequired { in_use: Some(true), days: Some(14), ref reason, .. }) if reason.as_deref() == Some("CAA_ERROR")
         ));
         assert!(matches!(
-            Event::parse(&fixture("revoked")),
+            Event::parse(&fixture("revoked"), "aws"),
             Ok(Event::Revoked { .. })
         ));
         assert!(
-            matches!(Event::parse(&fixture("available")), Ok(Event::Available { ref action, .. }) if action.as_deref() == Some("RENEWAL"))
+            matches!(Event::parse(&fixture("available"), "aws"), Ok(Event::Available { ref action, .. }) if action.as_deref() == Some("RENEWAL"))
         );
         assert!(
-            matches!(Event::parse(&fixture("health")), Ok(Event::Health { ref event_type, .. }) if event_type == "AWS_ACM_RENEWAL_FAILURE")
+            matches!(Event::parse(&fixture("health"), "aws"), Ok(Event::Health { ref event_type, .. }) if event_type == "AWS_ACM_RENEWAL_FAILURE")
         );
     }
 
@@ -499,7 +556,7 @@ mod tests {
         let mut event = fixture("approaching");
         event["detail-type"] = json!("ACM Certificate Teleported");
         assert_eq!(
-            Event::parse(&event),
+            Event::parse(&event, "aws"),
             Ok(Event::Unhandled {
                 source: "aws.acm".into(),
                 detail_type: "ACM Certificate Teleported".into()
@@ -507,22 +564,25 @@ mod tests {
         );
         let mut health = fixture("health");
         health["detail"]["service"] = json!("EC2");
-        assert!(matches!(Event::parse(&health), Ok(Event::Unhandled { .. })));
+        assert!(matches!(
+            Event::parse(&health, "aws"),
+            Ok(Event::Unhandled { .. })
+        ));
     }
 
     #[test]
     fn malformed_events_are_specific_errors() {
         assert!(
-            matches!(Event::parse(&json!({"hello": "world"})), Err(EventError::NotEventBridge(m)) if m.contains("detail-type"))
+            matches!(Event::parse(&json!({"hello": "world"}), "aws"), Err(EventError::NotEventBridge(m)) if m.contains("detail-type"))
         );
         assert!(matches!(
-            Event::parse(&json!("text")),
+            Event::parse(&json!("text"), "aws"),
             Err(EventError::NotEventBridge(_))
         ));
         let mut no_resources = fixture("expired");
         no_resources.as_object_mut().unwrap().remove("resources");
         assert_eq!(
-            Event::parse(&no_resources),
+            Event::parse(&no_resources, "aws"),
             Err(EventError::NoCertificateArn(
                 "ACM Certificate Expired".into()
             ))
@@ -530,9 +590,64 @@ mod tests {
         let mut empty = fixture("revoked");
         empty["resources"] = json!([]);
         assert!(matches!(
-            Event::parse(&empty),
+            Event::parse(&empty, "aws"),
             Err(EventError::NoCertificateArn(_))
         ));
+    }
+
+    #[test]
+    fn only_acm_certificate_arns_of_this_partition_are_accepted() {
+        let wrong = [
+            "arn:aws:s3:::my-bucket".to_owned(),
+            "arn:aws:iam::123456789012:user/alice".to_owned(),
+            "arn:aws:acm:us-east-1:123456789012:certificate/short".to_owned(),
+            "arn:aws-cn:acm:cn-north-1:123456789012:certificate/7e5b2c90-8f1a-4c61-9d7e-2a6c1f0b9e33".to_owned(),
+            "arn:aws:acm:us-east-1:1234:certificate/7e5b2c90-8f1a-4c61-9d7e-2a6c1f0b9e33".to_owned(),
+            format!("arn:aws:acm:us-east-1:123456789012:certificate/{}", "a".repeat(1_000_000)),
+        ];
+        for resource in wrong {
+            let mut event = fixture("expired");
+            event["resources"] = json!([resource]);
+            let error = Event::parse(&event, "aws").unwrap_err();
+            assert!(
+                matches!(error, EventError::NotACertificate { .. }),
+                "{}",
+                shared::text::excerpt(&resource, 80)
+            );
+            assert!(
+                error.to_string().len() < 400,
+                "the input is quoted unbounded"
+            );
+        }
+        // A wrong ARN after a right one is as wrong.
+        let mut event = fixture("expired");
+        let right = event["resources"][0].clone();
+        event["resources"] = json!([right, "arn:aws:s3:::b"]);
+        assert!(matches!(
+            Event::parse(&event, "aws"),
+            Err(EventError::NotACertificate { .. })
+        ));
+        assert!(is_certificate_arn(
+            "arn:aws-us-gov:acm:us-gov-west-1:123456789012:certificate/7e5b2c90-8f1a-4c61-9d7e-2a6c1f0b9e33",
+            "aws-us-gov"
+        ));
+    }
+
+    #[test]
+    fn a_detail_that_is_not_an_object_is_refused_and_huge_input_is_not_echoed() {
+        let mut event = fixture("expired");
+        event["detail"] = json!("RENEWAL");
+        assert!(matches!(
+            Event::parse(&event, "aws"),
+            Err(EventError::DetailNotObject { .. })
+        ));
+        let mut event = fixture("expired");
+        event["detail-type"] = json!("x".repeat(1_000_000));
+        event["detail"] = json!(1);
+        assert!(Event::parse(&event, "aws").unwrap_err().to_string().len() < 400);
+        let mut event = fixture("expired");
+        event["detail-type"] = json!(["y".repeat(1_000_000)]);
+        assert!(Event::parse(&event, "aws").unwrap_err().to_string().len() < 400);
     }
 
     #[test]
@@ -540,7 +655,7 @@ mod tests {
         let mut event = fixture("approaching");
         event["detail"] = json!({"DaysToExpiry": "7", "Unexpected": [1, 2]});
         assert_eq!(
-            Event::parse(&event),
+            Event::parse(&event, "aws"),
             Ok(Event::ApproachingExpiration {
                 arn: CERT.into(),
                 common_name: None,
@@ -549,7 +664,7 @@ mod tests {
         );
         event["detail"] = json!({});
         assert_eq!(
-            Event::parse(&event),
+            Event::parse(&event, "aws"),
             Ok(Event::ApproachingExpiration {
                 arn: CERT.into(),
                 common_name: None,
@@ -606,7 +721,7 @@ mod tests {
         );
         assert!(health.summary.contains("unable to renew"));
         assert_eq!(
-            Event::parse(&fixture("scheduled"))
+            Event::parse(&fixture("scheduled"), "aws")
                 .ok()
                 .and_then(|e| event_alert(
                     &e,
@@ -621,7 +736,7 @@ mod tests {
 
     #[test]
     fn approaching_expiration_uses_the_description_when_there_is_one() {
-        let event = Event::parse(&fixture("approaching")).unwrap();
+        let event = Event::parse(&fixture("approaching"), "aws").unwrap();
         let certificate = Certificate {
             arn: CERT.into(),
             common_name: Some("shop.example.com".into()),

@@ -105,7 +105,8 @@ impl<I: CertificateInventory, A: AlertSink> CertificateExpiry<I, A> {
         // The time of this invocation, never of start-up: a warm instance must not go stale.
         let now = shared::time::epoch_seconds(SystemTime::now());
         let source = event.context.env_config.function_name.as_str();
-        let parsed = Event::parse(&event.payload)
+        let partition = shared::aws::partition(&self.scanner.settings.region);
+        let parsed = Event::parse(&event.payload, partition)
             .inspect_err(|error| tracing::error!(%error, "rejected an event"))?;
         match parsed {
             Event::Scheduled => Ok(json!(self.scan(now, source).await?)),

@@ -183,23 +183,72 @@ impl Postgres {
             dbname: login.dbname.to_owned(),
             message: error_text(&e),
         };
-        let client = if self.plaintext(secret) {
-            config.ssl_mode(SslMode::Disable);
-            let (client, connection) = config.connect(NoTls).await.map_err(failed)?;
-            tokio::spawn(connection);
-            client
-        } else {
-            config.ssl_mode(SslMode::Require);
-            let (client, connection) = config
-                .connect(self.settings.connector.clone())
-                .await
-                .map_err(failed)?;
-            tokio::spawn(connection);
-            client
+        // The whole login (TCP, TLS, startup, authentication) is bounded: a server that accepts
+        // the connection and never answers must not hold the function until Lambda kills it.
+        let connecting = async {
+            if self.plaintext(secret) {
+                config.ssl_mode(SslMode::Disable);
+                let (client, connection) = config.connect(NoTls).await.map_err(failed)?;
+                tokio::spawn(connection);
+                Ok(client)
+            } else {
+                config.ssl_mode(SslMode::Require);
+                let (client, connection) = config
+                    .connect(self.settings.connector.clone())
+                    .await
+                    .map_err(failed)?;
+                tokio::spawn(connection);
+                Ok(client)
+            }
         };
-        Ok(client)
+        let limit = self.settings.connect_timeout;
+        tokio::time::timeout(limit, connecting)
+            .await
+            .unwrap_or_else(|_| {
+                Err(DbError::Login {
+                    user: secret.username.clone(),
+                    host: secret.host.clone(),
+                    port: secret.port,
+                    dbname: login.dbname.to_owned(),
+                    message: format!(
+                        "no answer within {}s (DB_CONNECT_TIMEOUT) while connecting, setting up TLS or authenticating",
+                        limit.as_secs()
+                    ),
+                })
+            })
+    }
+
+    /// Runs one exchange with the server, bounded on this side too: the server's
+    /// `statement_timeout` cannot end a wait for an answer the network lost.
+    async fn bounded<T>(
+        &self,
+        action: &'static str,
+        user: &str,
+        exchange: impl Future<Output = Result<T, tokio_postgres::Error>>,
+    ) -> Result<T, DbError> {
+        let limit = self.settings.statement_timeout + STATEMENT_SLACK;
+        match tokio::time::timeout(limit, exchange).await {
+            Ok(result) => result.map_err(|e| DbError::Statement {
+                action,
+                user: user.to_owned(),
+                message: error_text(&e),
+            }),
+            Err(_) => Err(DbError::Statement {
+                action,
+                user: user.to_owned(),
+                message: format!(
+                    "no answer within {}s (DB_STATEMENT_TIMEOUT plus {}s): the connection went silent, so whether it took effect is unknown",
+                    limit.as_secs(),
+                    STATEMENT_SLACK.as_secs()
+                ),
+            }),
+        }
     }
 }
+
+/// How much longer than the server's own `statement_timeout` the function waits for an answer
+/// before it gives up on the connection.
+const STATEMENT_SLACK: Duration = Duration::from_secs(5);
 
 /// The error with its causes (the TLS or authentication reason is usually in the source).
 fn error_text(error: &tokio_postgres::Error) -> String {
@@ -216,14 +265,12 @@ fn error_text(error: &tokio_postgres::Error) -> String {
 impl Database for Postgres {
     async fn check_login(&self, login: &Login<'_>) -> Result<(), DbError> {
         let client = self.connect(login).await?;
-        client
-            .simple_query("SELECT 1")
-            .await
-            .map_err(|e| DbError::Statement {
-                action: "SELECT 1",
-                user: login.secret.username.clone(),
-                message: error_text(&e),
-            })?;
+        self.bounded(
+            "SELECT 1",
+            &login.secret.username,
+            client.simple_query("SELECT 1"),
+        )
+        .await?;
         Ok(())
     }
 
@@ -234,14 +281,12 @@ impl Database for Postgres {
     ) -> Result<(), DbError> {
         let client = self.connect(login).await?;
         let statement = sql::set_password(&login.secret.username, &sql::verifier(password));
-        client
-            .batch_execute(&statement)
-            .await
-            .map_err(|e| DbError::Statement {
-                action: "setting the new password",
-                user: login.secret.username.clone(),
-                message: error_text(&e),
-            })
+        self.bounded(
+            "setting the new password",
+            &login.secret.username,
+            client.batch_execute(&statement),
+        )
+        .await
     }
 
     async fn prepare_alternate(
@@ -253,26 +298,20 @@ impl Database for Postgres {
     ) -> Result<(), DbError> {
         let original = base_user(current_user);
         let mut client = self.connect(master).await?;
-        let master_user = master.secret.username.clone();
-        let failed = |action: &'static str| {
-            let user = master_user.clone();
-            move |e: tokio_postgres::Error| DbError::Statement {
-                action,
-                user,
-                message: error_text(&e),
-            }
-        };
-        let transaction = client
-            .transaction()
-            .await
-            .map_err(failed("starting a transaction"))?;
-        let pending_exists = transaction
-            .query_opt(
-                "SELECT 1 FROM pg_roles WHERE rolname = $1",
-                &[&pending_user],
+        let master_user = master.secret.username.as_str();
+        let transaction = self
+            .bounded("starting a transaction", master_user, client.transaction())
+            .await?;
+        let pending_exists = self
+            .bounded(
+                "looking up the pending user",
+                master_user,
+                transaction.query_opt(
+                    "SELECT 1 FROM pg_roles WHERE rolname = $1",
+                    &[&pending_user],
+                ),
             )
-            .await
-            .map_err(failed("looking up the pending user"))?
+            .await?
             .is_some();
         let verifier = sql::verifier(password);
         let login = if pending_exists {
@@ -280,21 +319,28 @@ impl Database for Postgres {
         } else {
             sql::create_login(pending_user, &verifier)
         };
-        transaction
-            .batch_execute(&login)
-            .await
-            .map_err(failed("setting the pending user's login"))?;
+        self.bounded(
+            "setting the pending user's login",
+            master_user,
+            transaction.batch_execute(&login),
+        )
+        .await?;
         if pending_user != original {
             // Re-applied on every rotation: a clone altered by hand is put back.
-            transaction
-                .batch_execute(&sql::grant(original, pending_user))
-                .await
-                .map_err(failed("making the clone a member of the original user"))?;
-            transaction
-                .batch_execute(&sql::default_session_role(pending_user, original))
-                .await
-                .map_err(failed("making the clone act as the original user"))?;
+            self.bounded(
+                "making the clone a member of the original user",
+                master_user,
+                transaction.batch_execute(&sql::grant(original, pending_user)),
+            )
+            .await?;
+            self.bounded(
+                "making the clone act as the original user",
+                master_user,
+                transaction.batch_execute(&sql::default_session_role(pending_user, original)),
+            )
+            .await?;
         }
-        transaction.commit().await.map_err(failed("committing"))
+        self.bounded("committing", master_user, transaction.commit())
+            .await
     }
 }

@@ -74,6 +74,8 @@ pub enum PostgresRotationError {
         current: DbError,
         previous: Option<String>,
     },
+    #[error("logged in with AWSCURRENT, but the password change did not take effect (it failed, or the connection broke before it committed): {0}")]
+    PasswordChangeFailed(DbError),
     #[error(
         "the current user cannot log in, so the rotation stops before touching the other user: {0}"
     )]
@@ -152,6 +154,14 @@ impl<D: Database, S: SecretStore> PostgresLogin<D, S> {
             Ok(()) => return Ok(()),
             Err(error) => error,
         };
+        if let DbError::Statement { .. } = current_error {
+            // AWSCURRENT logged in; the change failed, or committed and its answer was lost.
+            if self.database.check_login(&Login::of(pending)).await.is_ok() {
+                tracing::warn!(error = %current_error, "the password change reported an error, but the pending password works");
+                return Ok(());
+            }
+            return Err(PostgresRotationError::PasswordChangeFailed(current_error));
+        }
         let previous = previous
             .map(DbSecret::parse)
             .transpose()?

@@ -55,6 +55,12 @@ pub enum EventError {
         "unknown rotation step {0:?}: expected createSecret, setSecret, testSecret or finishSecret"
     )]
     UnknownStep(String),
+    #[error("the rotation event's field {field} is {length} characters long; Secrets Manager allows at most {max}")]
+    TooLong {
+        field: &'static str,
+        length: usize,
+        max: usize,
+    },
 }
 
 impl RotationEvent {
@@ -69,10 +75,25 @@ impl RotationEvent {
                 Some(_) => Err(EventError::NotAString(name)),
             }
         };
-        let secret_id = field("SecretId")?;
-        let token = field("ClientRequestToken")?;
+        // Secrets Manager's own limits: nothing longer ever comes from it, and nothing longer is
+        // quoted into a log line or an alert.
+        let bounded = |name: &'static str, max: usize| {
+            let value = field(name)?;
+            match value.chars().count() {
+                length if length > max => Err(EventError::TooLong {
+                    field: name,
+                    length,
+                    max,
+                }),
+                _ => Ok(value),
+            }
+        };
+        let secret_id = bounded("SecretId", 2048)?;
+        let token = bounded("ClientRequestToken", 64)?;
         let step_name = field("Step")?;
-        let step = Step::parse(&step_name).ok_or(EventError::UnknownStep(step_name))?;
+        let step = Step::parse(&step_name).ok_or_else(|| {
+            EventError::UnknownStep(crate::text::excerpt(&step_name, crate::text::QUOTE_CHARS))
+        })?;
         Ok(Self {
             step,
             secret_id,
@@ -135,6 +156,22 @@ mod tests {
             RotationEvent::parse(&json!([1, 2])),
             Err(EventError::NotAnObject)
         );
+        let mut event = full.clone();
+        event["SecretId"] = json!("s".repeat(1_000_000));
+        let error = RotationEvent::parse(&event).unwrap_err();
+        assert!(matches!(
+            error,
+            EventError::TooLong {
+                field: "SecretId",
+                length: 1_000_000,
+                ..
+            }
+        ));
+        assert!(error.to_string().len() < 200);
+        let mut event = full.clone();
+        event["Step"] = json!("x".repeat(100_000));
+        assert!(RotationEvent::parse(&event).unwrap_err().to_string().len() < 300);
+        let mut event = full.clone();
         // Step names are case-sensitive in the contract.
         event["Step"] = json!("CreateSecret");
         assert!(matches!(
