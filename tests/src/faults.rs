@@ -254,8 +254,8 @@ fn injected_error(request: &hyper::http::request::Parts) -> Response<Full<Bytes>
     response
 }
 
-/// A TCP proxy in front of a database server. Each chunk the client sends is one call named
-/// `postgres` (a TLS record or a few: the numbering is by what the wire shows).
+/// A TCP proxy in front of a PostgreSQL server. Each unit the client sends (the `SSLRequest`,
+/// then each TLS record) is one call named `postgres`.
 pub struct TcpFaultProxy {
     pub port: u16,
 }
@@ -278,6 +278,24 @@ impl TcpFaultProxy {
     }
 }
 
+/// PostgreSQL's `SSLRequest`: length 8, code 80877103.
+const SSL_REQUEST: [u8; 8] = [0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f];
+
+/// The length of the next whole unit the client sent: the `SSLRequest`, then TLS records (a
+/// 5-byte header whose last two bytes are the length). What TCP happens to coalesce or split
+/// does not change the numbering. Plaintext connections fall back to whatever was read.
+fn next_unit(buffer: &[u8], first: bool) -> Option<usize> {
+    if first && buffer.len() >= 8 && buffer[..8] == SSL_REQUEST {
+        return Some(8);
+    }
+    if first || !matches!(buffer.first(), Some(20..=24)) {
+        return (!buffer.is_empty()).then_some(buffer.len());
+    }
+    let header = buffer.get(..5)?;
+    let length = 5 + usize::from(u16::from_be_bytes([header[3], header[4]]));
+    (buffer.len() >= length).then_some(length)
+}
+
 async fn pump(client: TcpStream, server: TcpStream, faults: Faults) {
     let (mut client_read, mut client_write) = client.into_split();
     let (mut server_read, mut server_write) = server.into_split();
@@ -285,36 +303,42 @@ async fn pump(client: TcpStream, server: TcpStream, faults: Faults) {
     let answers = tokio::spawn(async move {
         let _ = tokio::io::copy(&mut server_read, &mut client_write).await;
     });
-    let mut buffer = vec![0u8; 64 * 1024];
-    loop {
-        let n = match client_read.read(&mut buffer).await {
+    let mut chunk = vec![0u8; 64 * 1024];
+    let mut pending: Vec<u8> = Vec::new();
+    let mut first = true;
+    'connection: loop {
+        let n = match client_read.read(&mut chunk).await {
             Ok(0) | Err(_) => break,
             Ok(n) => n,
         };
-        let fault = match faults.decide("postgres") {
-            Decision::Inject(Fault::Fail) => break,
-            Decision::Inject(fault) => Some(fault),
-            Decision::Forward => None,
-        };
-        if server_write.write_all(&buffer[..n]).await.is_err() {
-            break;
-        }
-        match fault {
-            None => faults.after_forwarding("postgres").await,
-            Some(fault) => {
-                // Let the server act on what it received before the client side breaks.
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                faults.after_forwarding("postgres").await;
-                match fault {
-                    Fault::Kill => faults.kill_victim(),
-                    Fault::Silence => {
-                        answers.abort();
-                        std::future::pending::<()>().await;
-                    }
-                    _ => {}
-                }
-                break;
+        pending.extend_from_slice(&chunk[..n]);
+        while let Some(length) = next_unit(&pending, first) {
+            first = false;
+            let unit: Vec<u8> = pending.drain(..length).collect();
+            let fault = match faults.decide("postgres") {
+                Decision::Inject(Fault::Fail) => break 'connection,
+                Decision::Inject(fault) => Some(fault),
+                Decision::Forward => None,
+            };
+            if server_write.write_all(&unit).await.is_err() {
+                break 'connection;
             }
+            let Some(fault) = fault else {
+                faults.after_forwarding("postgres").await;
+                continue;
+            };
+            // Let the server act on what it received before the client side breaks.
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            faults.after_forwarding("postgres").await;
+            match fault {
+                Fault::Kill => faults.kill_victim(),
+                Fault::Silence => {
+                    answers.abort();
+                    std::future::pending::<()>().await;
+                }
+                _ => {}
+            }
+            break 'connection;
         }
     }
     answers.abort();

@@ -195,10 +195,19 @@ impl<S: Subject> Matrix<'_, S> {
         for index in 0..calls.len() {
             for fault in Fault::MATRIX {
                 report.cases += 1;
-                match self
+                let started = std::time::Instant::now();
+                let outcome = self
                     .case(&mut process, Some((Trigger::Index(index), fault)))
-                    .await
-                {
+                    .await;
+                if std::env::var_os("MATRIX_PROGRESS").is_some() {
+                    eprintln!(
+                        "{}: {fault:?} at call {index} ({}) in {:?}",
+                        self.function,
+                        calls[index],
+                        started.elapsed()
+                    );
+                }
+                match outcome {
                     Ok(_) => report.converged += 1,
                     Err(error) => {
                         let failure =

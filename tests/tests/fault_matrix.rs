@@ -334,3 +334,219 @@ async fn postgres_rotation_converges_after_every_fault() {
     };
     assert_all_converged(&matrix.run().await.unwrap());
 }
+
+// ---- the IAM access key rotator ----
+
+/// One user through the rotator's lifecycle, each run faulted at each of its calls.
+struct RotatorCase {
+    iam: aws_sdk_iam::Client,
+    sm: aws_sdk_secretsmanager::Client,
+    user: String,
+    secret: String,
+}
+
+impl RotatorCase {
+    /// At every moment: the user has an active key and at most two, and the key the secret holds
+    /// (once it exists) is active.
+    fn check(&self) -> Check {
+        let (iam, sm, user, secret) = (
+            self.iam.clone(),
+            self.sm.clone(),
+            self.user.clone(),
+            self.secret.clone(),
+        );
+        Arc::new(move || {
+            let (iam, sm, user, secret) = (iam.clone(), sm.clone(), user.clone(), secret.clone());
+            Box::pin(async move {
+                rotator_invariant(&iam, &sm, &user, &secret)
+                    .await
+                    .map(|_| ())
+            })
+        })
+    }
+}
+
+/// The invariant; returns the user's keys and the id the secret holds.
+async fn rotator_invariant(
+    iam: &aws_sdk_iam::Client,
+    sm: &aws_sdk_secretsmanager::Client,
+    user: &str,
+    secret: &str,
+) -> std::result::Result<(Vec<(String, bool)>, Option<String>), String> {
+    let keys = e2e::iam::access_keys(iam, user)
+        .await
+        .map_err(|e| e.to_string())?;
+    if keys.len() > 2 {
+        return Err(format!("{} keys", keys.len()));
+    }
+    if !keys.iter().any(|(_, active)| *active) {
+        return Err("no active key".into());
+    }
+    let stored = match staged_value(sm, secret, "AWSCURRENT").await {
+        Ok(text) => serde_json::from_str::<Value>(&text)
+            .ok()
+            .and_then(|v| v["AccessKeyId"].as_str().map(str::to_owned)),
+        Err(_) => None,
+    };
+    if let Some(stored) = &stored {
+        if !keys.iter().any(|(id, active)| id == stored && *active) {
+            return Err("the secret holds a key that is not active".into());
+        }
+    }
+    Ok((keys, stored))
+}
+
+#[tokio::test]
+async fn iam_access_key_rotator_converges_after_every_fault() {
+    use e2e::faults::{Fault, Trigger};
+    let moto = Moto::shared().unwrap();
+    let environment = TestEnvironment::new(moto, REGION, &[]).await.unwrap();
+    let faults = Faults::default();
+    let base_env = behind_proxy(moto, &environment, &faults).await;
+    let iam = aws_sdk_iam::Client::new(&environment.sdk);
+    let sm = aws_sdk_secretsmanager::Client::new(&environment.sdk);
+    let binary = function_binary("iam-access-key-rotator").unwrap();
+    let schedule = e2e::scheduled_event().unwrap();
+
+    // Phases of the lifecycle, one run each: rotate (forced: no waiting for the key to age),
+    // deactivate and delete (no grace periods, so each is due on the next run).
+    let runs = |user: &str| {
+        [
+            json!({"force_users": [user]}),
+            schedule.clone(),
+            schedule.clone(),
+        ]
+    };
+    let new_case = || async {
+        let scope = unique_name("matrix-rotator");
+        let user = unique_name("keyholder");
+        iam.create_user()
+            .user_name(&user)
+            .path(format!("/{scope}/"))
+            .send()
+            .await?;
+        iam.create_access_key().user_name(&user).send().await?;
+        let mut env = base_env.clone();
+        for (k, v) in [
+            ("USER_PATH_PREFIX", format!("/{scope}/")),
+            ("SECRET_PREFIX", format!("iam-user-keys/{scope}/")),
+            ("DRY_RUN", "false".into()),
+            ("KEY_ROTATION_AGE", "1d".into()),
+            ("KEY_INSTALL_GRACE", "0s".into()),
+            ("KEY_RECOVERY_GRACE", "0s".into()),
+            ("KEY_WARN_AHEAD", "0".into()),
+            (
+                "ROTATOR_ROLE_ARN",
+                "arn:aws:iam::123456789012:role/key-rotator".into(),
+            ),
+        ] {
+            env.push((k.to_owned(), v));
+        }
+        let case = RotatorCase {
+            iam: iam.clone(),
+            sm: sm.clone(),
+            secret: format!("iam-user-keys/{scope}/{user}"),
+            user,
+        };
+        Ok::<_, e2e::Error>((case, env))
+    };
+    let start = |env: Vec<(String, String)>| {
+        let (binary, faults) = (binary.clone(), faults.clone());
+        async move {
+            let process = e2e::runtime::FunctionProcess::start(&binary, &env).await?;
+            faults.set_victim(process.pid());
+            Ok::<_, e2e::Error>(process)
+        }
+    };
+
+    // The clean lifecycle numbers each run's calls.
+    let (case, env) = new_case().await.unwrap();
+    let mut process = start(env).await.unwrap();
+    let mut calls_per_run = Vec::new();
+    for event in runs(&case.user) {
+        faults.arm(None, Some(case.check()));
+        let result = process.invoke(&event).await.unwrap();
+        assert!(result.is_ok(), "{result:?}\n{}", process.output());
+        assert!(faults.violations().is_empty(), "{:?}", faults.violations());
+        calls_per_run.push(faults.calls());
+    }
+    let (keys, stored) = rotator_invariant(&iam, &sm, &case.user, &case.secret)
+        .await
+        .unwrap();
+    assert_eq!(
+        keys.len(),
+        1,
+        "the clean lifecycle ends with the new key alone"
+    );
+    assert_eq!(stored.as_deref(), Some(keys[0].0.as_str()));
+
+    let (mut cases, mut failures) = (0, Vec::new());
+    for (phase, calls) in calls_per_run.iter().enumerate() {
+        for (index, name) in calls.iter().enumerate() {
+            for fault in Fault::MATRIX {
+                cases += 1;
+                let outcome: std::result::Result<(), String> = async {
+                    let (case, env) = new_case().await.map_err(|e| e.to_string())?;
+                    let mut process = start(env.clone()).await.map_err(|e| e.to_string())?;
+                    let events = runs(&case.user);
+                    for event in &events[..phase] {
+                        faults.arm(None, None);
+                        let done = process.invoke(event).await.map_err(|e| e.to_string())?;
+                        if !done.is_ok() {
+                            return Err(format!("an earlier clean run failed: {done:?}"));
+                        }
+                    }
+                    faults.arm(Some((Trigger::Index(index), fault)), Some(case.check()));
+                    if process.invoke(&events[phase]).await.is_err() {
+                        process = start(env.clone()).await.map_err(|e| e.to_string())?;
+                    }
+                    if faults.fired().is_none() {
+                        return Err("the armed fault was never reached".into());
+                    }
+                    // The next scheduled run, and the run after it, bring the user back on track.
+                    faults.arm(None, Some(case.check()));
+                    for _ in 0..2 {
+                        let next = process.invoke(&schedule).await.map_err(|e| e.to_string())?;
+                        if !next.is_ok() {
+                            return Err(format!("the next run failed: {next:?}"));
+                        }
+                    }
+                    let violations = faults.violations();
+                    if !violations.is_empty() {
+                        return Err(violations.join("; "));
+                    }
+                    let (keys, stored) =
+                        rotator_invariant(&iam, &sm, &case.user, &case.secret).await?;
+                    // No key that nothing holds: every key is the secret's, or the user's
+                    // original one while it is still the only key in use.
+                    let unheld: Vec<_> = keys
+                        .iter()
+                        .filter(|(id, _)| Some(id) != stored.as_ref())
+                        .collect();
+                    if stored.is_some() && unheld.iter().any(|(_, active)| *active) {
+                        return Err(format!("an active key nothing holds: {keys:?}"));
+                    }
+                    if stored.is_none() && keys.len() != 1 {
+                        return Err(format!("no secret, yet {} keys", keys.len()));
+                    }
+                    Ok(())
+                }
+                .await;
+                faults.disarm();
+                if let Err(error) = outcome {
+                    let failure =
+                        format!("run {phase}, {fault:?} at call {index} ({name}): {error}");
+                    eprintln!("iam-access-key-rotator: FAILED {failure}");
+                    failures.push(failure);
+                }
+            }
+        }
+    }
+    println!(
+        "fault matrix iam-access-key-rotator: {} of {cases} cases converged ({} calls in 3 runs x {} faults)",
+        cases - failures.len(),
+        calls_per_run.iter().map(Vec::len).sum::<usize>(),
+        Fault::MATRIX.len()
+    );
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

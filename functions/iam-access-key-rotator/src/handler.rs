@@ -359,17 +359,30 @@ impl<D: KeyDirectory, V: KeyVault, A: AlertSink> Rotator<D, V, A> {
                 .await
                 .map_err(|e| e.to_string())?
         };
-        // Only the older of two active keys needs its last use: was it used after the newer one?
-        let mut active: Vec<usize> = (0..keys.len()).filter(|&i| keys[i].active).collect();
-        if active.len() == 2 {
-            active.sort_by_key(|&i| keys[i].created);
-            let older = active[0];
-            keys[older].last_used = self
-                .directory
-                .last_used(&keys[older].id)
-                .await
-                .map_err(|e| e.to_string())?;
+        // With two active keys, the one to retire is the one the secret does not hold (keys
+        // created in the same second cannot be ordered by age), and only its last use matters:
+        // was it used after the newer one was created?
+        let creation_record = tags.get(ROTATOR_RECORD).cloned();
+        let active_keys = keys.iter().filter(|k| k.active).count();
+        let stored_key = if creation_record.is_some() || active_keys == 2 {
             api_calls += 1;
+            self.vault
+                .stored_key(&user.name)
+                .await
+                .map_err(|e| e.to_string())?
+        } else {
+            None
+        };
+        if active_keys == 2 {
+            let retiring = shared::iam::policy::retiring_key(&keys, stored_key.as_deref());
+            if let Some(index) = keys.iter().position(|k| Some(k.id.as_str()) == retiring) {
+                keys[index].last_used = self
+                    .directory
+                    .last_used(&keys[index].id)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                api_calls += 1;
+            }
         }
         let deactivated_at = tags
             .iter()
@@ -384,19 +397,6 @@ impl<D: KeyDirectory, V: KeyVault, A: AlertSink> Rotator<D, V, A> {
             })
             .collect();
         let owner = tags.get(&self.settings.owner_tag).cloned();
-        // A rotation was interrupted between creating a key and storing it: which key the secret
-        // holds tells whether the new key was stored.
-        let creation_record = tags.get(ROTATOR_RECORD).cloned();
-        let stored_key = match creation_record {
-            Some(_) => {
-                api_calls += 1;
-                self.vault
-                    .stored_key(&user.name)
-                    .await
-                    .map_err(|e| e.to_string())?
-            }
-            None => None,
-        };
         let state = UserKeys {
             user: user.name.clone(),
             keys,

@@ -179,6 +179,14 @@ impl Decision {
     }
 }
 
+/// Of two active keys, the one to retire: the one the secret does not hold, or else the older.
+pub fn retiring_key<'a>(keys: &'a [AccessKey], stored: Option<&str>) -> Option<&'a str> {
+    let mut active: Vec<&AccessKey> = keys.iter().filter(|k| k.active).collect();
+    // Oldest first, the stored key last whatever its age.
+    active.sort_by_key(|k| (Some(k.id.as_str()) == stored, k.created));
+    active.first().map(|k| k.id.as_str())
+}
+
 pub fn decide(user: &UserKeys, lifecycle: &Lifecycle, now: i64, forced: bool) -> Decision {
     if user.exempt {
         return Decision::plan(Plan::Exempt);
@@ -198,7 +206,9 @@ pub fn decide(user: &UserKeys, lifecycle: &Lifecycle, now: i64, forced: bool) ->
         return Decision::plan(Plan::NoKeys);
     }
     let mut active: Vec<&AccessKey> = user.keys.iter().filter(|k| k.active).collect();
-    active.sort_by_key(|k| std::cmp::Reverse(k.created));
+    // Newest first, and the key the secret holds counts as the newest: it is never retired.
+    let stored = user.stored_key.as_deref();
+    active.sort_by_key(|k| std::cmp::Reverse((Some(k.id.as_str()) == stored, k.created)));
     let mut inactive: Vec<&AccessKey> = user.keys.iter().filter(|k| !k.active).collect();
     inactive.sort_by_key(|k| k.created);
 
@@ -427,6 +437,34 @@ mod tests {
         assert_eq!(plan(&u), Plan::Nothing);
         u.deactivated_at = vec![("OLD".into(), NOW - 7 * DAY)];
         assert_eq!(plan(&u), Plan::Delete { key: "OLD".into() });
+    }
+
+    #[test]
+    fn the_key_the_secret_holds_is_never_the_one_deactivated() {
+        // Created in the same second: age cannot tell them apart, the secret can.
+        let keys = vec![key("A", true, 10), key("B", true, 10)];
+        for stored in ["A", "B"] {
+            let u = UserKeys {
+                stored_key: Some(stored.into()),
+                ..user(keys.clone())
+            };
+            let other = if stored == "A" { "B" } else { "A" };
+            assert_eq!(
+                decide(&u, &lifecycle(), NOW + 30 * DAY, false).plan,
+                Plan::Deactivate {
+                    old: other.into(),
+                    new: stored.into()
+                }
+            );
+            assert_eq!(retiring_key(&u.keys, Some(stored)), Some(other));
+        }
+        // Even when the stored key is the older one.
+        let u = UserKeys {
+            stored_key: Some("OLD".into()),
+            ..user(vec![key("OLD", true, 100), key("NEW", true, 10)])
+        };
+        assert!(matches!(plan(&u), Plan::Deactivate { old, .. } if old == "NEW"));
+        assert_eq!(retiring_key(&u.keys, None), Some("OLD"));
     }
 
     #[test]
