@@ -2,7 +2,9 @@
 
 use crate::config::{ConfigError, Env};
 use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
+use std::time::Duration;
 
 /// Attempts per call when `AWS_MAX_ATTEMPTS` is unset.
 pub const DEFAULT_MAX_ATTEMPTS: u32 = 5;
@@ -30,12 +32,26 @@ pub fn retry_config(env: &Env) -> Result<RetryConfig, ConfigError> {
     Ok(base.with_max_attempts(attempts))
 }
 
+/// How long one attempt of an AWS call may wait for its answer. Without a bound, a connection
+/// that goes silent (no answer, no reset) holds the function until Lambda kills it, and nothing
+/// reports the failure; every API these functions call answers in well under a second.
+pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long one AWS call may take, retries included.
+pub const OPERATION_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// Loads region and credentials the standard way (in Lambda: the execution role from the
 /// environment). `AWS_ENDPOINT_URL` and `AWS_ENDPOINT_URL_<SERVICE>` are honoured, which is how the
 /// tests and the local demo point the functions at moto.
 pub async fn load_sdk_config(retries: RetryConfig) -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
         .retry_config(retries)
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(Duration::from_secs(3))
+                .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+                .operation_timeout(OPERATION_TIMEOUT)
+                .build(),
+        )
         .load()
         .await
 }

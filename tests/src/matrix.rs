@@ -40,17 +40,22 @@ pub struct CaseResult {
     pub failed_invocations: usize,
     pub killed: usize,
     pub passes: usize,
+    /// The number of the first call of each step of the first pass.
+    pub step_starts: Vec<usize>,
 }
 
 pub struct MatrixReport {
     pub calls: Vec<String>,
+    /// The number of the first call of each of the four steps in the clean rotation.
+    pub step_starts: Vec<usize>,
     pub cases: usize,
     pub converged: usize,
     pub failures: Vec<String>,
 }
 
 impl<S: Subject> Matrix<'_, S> {
-    async fn start(&self) -> Result<FunctionProcess> {
+    /// Starts the function, as the process [`Fault::Kill`] kills.
+    pub async fn start(&self) -> Result<FunctionProcess> {
         let process = FunctionProcess::start(&self.binary, &self.env).await?;
         self.faults.set_victim(process.pid());
         Ok(process)
@@ -70,6 +75,9 @@ impl<S: Subject> Matrix<'_, S> {
             result.passes = pass;
             let mut completed = true;
             for step in STEPS {
+                if pass == 1 {
+                    result.step_starts.push(self.faults.calls().len());
+                }
                 match process.invoke(&rotation_event(step, arn, token)).await {
                     Ok(Invocation::Response(_)) => continue,
                     Ok(Invocation::Error { .. }) => result.failed_invocations += 1,
@@ -186,38 +194,11 @@ impl<S: Subject> Matrix<'_, S> {
         if calls.is_empty() {
             return Err("the clean rotation made no call through the proxy".into());
         }
-        let mut report = MatrixReport {
-            calls: calls.clone(),
-            cases: 0,
-            converged: 0,
-            failures: Vec::new(),
-        };
-        for index in 0..calls.len() {
-            for fault in Fault::MATRIX {
-                report.cases += 1;
-                let started = std::time::Instant::now();
-                let outcome = self
-                    .case(&mut process, Some((Trigger::Index(index), fault)))
-                    .await;
-                if std::env::var_os("MATRIX_PROGRESS").is_some() {
-                    eprintln!(
-                        "{}: {fault:?} at call {index} ({}) in {:?}",
-                        self.function,
-                        calls[index],
-                        started.elapsed()
-                    );
-                }
-                match outcome {
-                    Ok(_) => report.converged += 1,
-                    Err(error) => {
-                        let failure =
-                            format!("{fault:?} at call {index} ({}): {error}", calls[index]);
-                        eprintln!("{}: FAILED {failure}", self.function);
-                        report.failures.push(failure);
-                    }
-                }
-            }
-        }
+        let cases: Vec<(usize, Fault)> = (0..calls.len())
+            .flat_map(|index| Fault::MATRIX.map(|fault| (index, fault)))
+            .collect();
+        let mut report = self.faulted(&mut process, &calls, &cases).await;
+        report.step_starts = clean.step_starts;
         println!(
             "fault matrix {}: {} of {} cases converged ({} calls x {} faults)",
             self.function,
@@ -230,5 +211,45 @@ impl<S: Subject> Matrix<'_, S> {
             println!("  FAILED {failure}");
         }
         Ok(report)
+    }
+
+    /// One case per (call number, fault), numbered as in the clean rotation's `calls`.
+    pub async fn faulted(
+        &self,
+        process: &mut FunctionProcess,
+        calls: &[String],
+        cases: &[(usize, Fault)],
+    ) -> MatrixReport {
+        let mut report = MatrixReport {
+            calls: calls.to_vec(),
+            step_starts: Vec::new(),
+            cases: 0,
+            converged: 0,
+            failures: Vec::new(),
+        };
+        for &(index, fault) in cases {
+            report.cases += 1;
+            let started = std::time::Instant::now();
+            let outcome = self
+                .case(process, Some((Trigger::Index(index), fault)))
+                .await;
+            if std::env::var_os("MATRIX_PROGRESS").is_some() {
+                eprintln!(
+                    "{}: {fault:?} at call {index} ({}) in {:?}",
+                    self.function,
+                    calls[index],
+                    started.elapsed()
+                );
+            }
+            match outcome {
+                Ok(_) => report.converged += 1,
+                Err(error) => {
+                    let failure = format!("{fault:?} at call {index} ({}): {error}", calls[index]);
+                    eprintln!("{}: FAILED {failure}", self.function);
+                    report.failures.push(failure);
+                }
+            }
+        }
+        report
     }
 }

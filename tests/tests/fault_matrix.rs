@@ -3,7 +3,7 @@
 //! with the same token until it converges. See `e2e::matrix` and `e2e::faults`.
 
 use e2e::binaries::function_binary;
-use e2e::faults::{Check, Faults, HttpFaultProxy, TcpFaultProxy};
+use e2e::faults::{Check, Fault, Faults, HttpFaultProxy, TcpFaultProxy, Trigger};
 use e2e::matrix::{Matrix, Subject};
 use e2e::moto::{unique_name, Moto, REGION};
 use e2e::postgres::TestPostgres;
@@ -113,6 +113,56 @@ async fn generic_secret_rotation_converges_after_every_fault() {
         },
     };
     assert_all_converged(&matrix.run().await.unwrap());
+}
+
+/// A fault on the failure alert's own publish (refused, answer lost, or a network gone silent)
+/// neither hangs the step nor changes what it returns.
+#[tokio::test]
+async fn a_fault_on_the_alert_publish_changes_nothing_about_the_step() {
+    let moto = Moto::shared().unwrap();
+    let environment = TestEnvironment::new(moto, REGION, &[]).await.unwrap();
+    let faults = Faults::default();
+    let env = behind_proxy(moto, &environment, &faults).await;
+    let sm = aws_sdk_secretsmanager::Client::new(&environment.sdk);
+    let arn = GenericSecret { sm: sm.clone() }.prepare().await.unwrap();
+    let token = e2e::rotation::fresh_token();
+    e2e::rotation::start_rotation(&sm, &arn, &token, true)
+        .await
+        .unwrap();
+    let mut function = e2e::runtime::FunctionProcess::start(
+        &function_binary("generic-secret-rotation").unwrap(),
+        &env,
+    )
+    .await
+    .unwrap();
+    // A token that is not the rotation's: the step fails at its guard and publishes an alert.
+    let stray = e2e::rotation::rotation_event("setSecret", &arn, &e2e::rotation::fresh_token());
+    for fault in [
+        None,
+        Some(Fault::Fail),
+        Some(Fault::DropAnswer),
+        Some(Fault::Silence),
+    ] {
+        faults.arm(
+            fault.map(|f| (Trigger::Named("Publish".into(), 0), f)),
+            None,
+        );
+        let result = function
+            .invoke_within(stray.to_string(), std::time::Duration::from_secs(40))
+            .await
+            .expect("the step answers");
+        assert_eq!(
+            result.error_type(),
+            Some("TokenNotInSecret"),
+            "{fault:?}: {result:?}"
+        );
+        assert_eq!(
+            faults.fired().map(|(_, name, _)| name),
+            fault.map(|_| "Publish".to_owned()),
+            "{fault:?}"
+        );
+    }
+    faults.disarm();
 }
 
 // ---- IAM user keys ----
@@ -332,7 +382,95 @@ async fn postgres_rotation_converges_after_every_fault() {
             proxy_port: database_proxy.port,
         },
     };
-    assert_all_converged(&matrix.run().await.unwrap());
+    let report = matrix.run().await.unwrap();
+    assert_all_converged(&report);
+
+    // A network that goes silent (no answer, no reset) during any login or statement of
+    // setSecret: the function's own bounds end the wait, it reports the failure, and the retry
+    // converges.
+    let set_secret = report.step_starts[1]..report.step_starts[2];
+    let silences: Vec<(usize, Fault)> = set_secret
+        .filter(|&i| report.calls[i] == "postgres")
+        .map(|i| (i, Fault::Silence))
+        .collect();
+    assert!(!silences.is_empty(), "setSecret made no database call");
+    let mut process = matrix.start().await.unwrap();
+    let silent = matrix.faulted(&mut process, &report.calls, &silences).await;
+    println!(
+        "fault matrix postgres-rotation, silent network in setSecret: {} of {} cases converged",
+        silent.converged, silent.cases
+    );
+    assert_all_converged(&silent);
+}
+
+/// A server that accepts the connection and never answers (a wrong port, a stuck proxy): the
+/// connect timeout bounds the whole login, and the failure is reported once.
+#[tokio::test]
+async fn postgres_rotation_gives_up_on_a_server_that_never_answers() {
+    let moto = Moto::shared().unwrap();
+    let environment = TestEnvironment::new(
+        moto,
+        REGION,
+        &[
+            ("DB_CONNECT_TIMEOUT", "2s"),
+            ("ROTATION_STRATEGY", "single"),
+        ],
+    )
+    .await
+    .unwrap();
+    let mute = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = mute.local_addr().unwrap().port();
+    let held = tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((connection, _)) = mute.accept().await {
+            open.push(connection);
+        }
+    });
+    let sm = aws_sdk_secretsmanager::Client::new(&environment.sdk);
+    let value = json!({"engine": "postgres", "host": "127.0.0.1", "port": port, "username": "app", "password": "Original-Passw0rd-123", "dbname": "postgres"});
+    let arn = sm
+        .create_secret()
+        .name(unique_name("mute-db"))
+        .secret_string(value.to_string())
+        .send()
+        .await
+        .unwrap()
+        .arn
+        .unwrap();
+    let token = e2e::rotation::fresh_token();
+    e2e::rotation::start_rotation(&sm, &arn, &token, true)
+        .await
+        .unwrap();
+    let mut function = environment.start("postgres-rotation").await.unwrap();
+    let created = function
+        .invoke(&e2e::rotation::rotation_event("createSecret", &arn, &token))
+        .await
+        .unwrap();
+    assert!(created.is_ok(), "{created:?}");
+    // Well inside Lambda's limit: the function must answer by itself, not be killed.
+    let set = function
+        .invoke_within(
+            e2e::rotation::rotation_event("setSecret", &arn, &token).to_string(),
+            std::time::Duration::from_secs(30),
+        )
+        .await
+        .expect("setSecret answers instead of hanging");
+    let message = set.error_message().unwrap_or_default().to_owned();
+    assert!(message.contains("DB_CONNECT_TIMEOUT"), "{set:?}");
+    let alerts: Vec<_> = environment
+        .inbox
+        .drain()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|a| {
+            a.document()
+                .map(|d| d["resource"] == arn.as_str())
+                .unwrap_or(false)
+        })
+        .collect();
+    assert_eq!(alerts.len(), 1, "one failure alert");
+    held.abort();
 }
 
 // ---- the IAM access key rotator ----
@@ -398,7 +536,6 @@ async fn rotator_invariant(
 
 #[tokio::test]
 async fn iam_access_key_rotator_converges_after_every_fault() {
-    use e2e::faults::{Fault, Trigger};
     let moto = Moto::shared().unwrap();
     let environment = TestEnvironment::new(moto, REGION, &[]).await.unwrap();
     let faults = Faults::default();

@@ -161,7 +161,7 @@ impl Postgres {
         secret.tls == SecretTls::Disabled || self.settings.tls == TlsMode::Disable
     }
 
-    async fn connect(&self, login: &Login<'_>) -> Result<Client, DbError> {
+    async fn connect(&self, login: &Login<'_>) -> Result<Session, DbError> {
         let secret = login.secret;
         let mut config = Config::new();
         config
@@ -189,16 +189,14 @@ impl Postgres {
             if self.plaintext(secret) {
                 config.ssl_mode(SslMode::Disable);
                 let (client, connection) = config.connect(NoTls).await.map_err(failed)?;
-                tokio::spawn(connection);
-                Ok(client)
+                Ok(Session::new(client, connection))
             } else {
                 config.ssl_mode(SslMode::Require);
                 let (client, connection) = config
                     .connect(self.settings.connector.clone())
                     .await
                     .map_err(failed)?;
-                tokio::spawn(connection);
-                Ok(client)
+                Ok(Session::new(client, connection))
             }
         };
         let limit = self.settings.connect_timeout;
@@ -246,6 +244,33 @@ impl Postgres {
     }
 }
 
+/// A logged-in connection. Closed explicitly, so the server ends the backend at once and nothing
+/// of this login is still on the wire when the next step begins.
+struct Session {
+    client: Client,
+    connection: tokio::task::JoinHandle<()>,
+}
+
+impl Session {
+    fn new<F>(client: Client, connection: F) -> Self
+    where
+        F: Future<Output = Result<(), tokio_postgres::Error>> + Send + 'static,
+    {
+        Self {
+            client,
+            connection: tokio::spawn(async move {
+                let _ = connection.await;
+            }),
+        }
+    }
+
+    /// Sends `Terminate` and waits (briefly) for the connection to end.
+    async fn close(self) {
+        drop(self.client);
+        let _ = tokio::time::timeout(Duration::from_secs(1), self.connection).await;
+    }
+}
+
 /// How much longer than the server's own `statement_timeout` the function waits for an answer
 /// before it gives up on the connection.
 const STATEMENT_SLACK: Duration = Duration::from_secs(5);
@@ -262,43 +287,17 @@ fn error_text(error: &tokio_postgres::Error) -> String {
     text
 }
 
-impl Database for Postgres {
-    async fn check_login(&self, login: &Login<'_>) -> Result<(), DbError> {
-        let client = self.connect(login).await?;
-        self.bounded(
-            "SELECT 1",
-            &login.secret.username,
-            client.simple_query("SELECT 1"),
-        )
-        .await?;
-        Ok(())
-    }
-
-    async fn set_own_password(
+impl Postgres {
+    /// The alternating-users change, in one transaction on the master's connection.
+    async fn prepare_alternate_in(
         &self,
-        login: &Login<'_>,
-        password: &SecretText,
-    ) -> Result<(), DbError> {
-        let client = self.connect(login).await?;
-        let statement = sql::set_password(&login.secret.username, &sql::verifier(password));
-        self.bounded(
-            "setting the new password",
-            &login.secret.username,
-            client.batch_execute(&statement),
-        )
-        .await
-    }
-
-    async fn prepare_alternate(
-        &self,
-        master: &Login<'_>,
+        client: &mut Client,
+        master_user: &str,
         current_user: &str,
         pending_user: &str,
         password: &SecretText,
     ) -> Result<(), DbError> {
         let original = base_user(current_user);
-        let mut client = self.connect(master).await?;
-        let master_user = master.secret.username.as_str();
         let transaction = self
             .bounded("starting a transaction", master_user, client.transaction())
             .await?;
@@ -342,5 +341,60 @@ impl Database for Postgres {
         }
         self.bounded("committing", master_user, transaction.commit())
             .await
+    }
+}
+
+impl Database for Postgres {
+    async fn check_login(&self, login: &Login<'_>) -> Result<(), DbError> {
+        let session = self.connect(login).await?;
+        let result = self
+            .bounded(
+                "SELECT 1",
+                &login.secret.username,
+                session.client.simple_query("SELECT 1"),
+            )
+            .await
+            .map(|_| ());
+        session.close().await;
+        result
+    }
+
+    async fn set_own_password(
+        &self,
+        login: &Login<'_>,
+        password: &SecretText,
+    ) -> Result<(), DbError> {
+        let session = self.connect(login).await?;
+        let statement = sql::set_password(&login.secret.username, &sql::verifier(password));
+        let result = self
+            .bounded(
+                "setting the new password",
+                &login.secret.username,
+                session.client.batch_execute(&statement),
+            )
+            .await;
+        session.close().await;
+        result
+    }
+
+    async fn prepare_alternate(
+        &self,
+        master: &Login<'_>,
+        current_user: &str,
+        pending_user: &str,
+        password: &SecretText,
+    ) -> Result<(), DbError> {
+        let mut session = self.connect(master).await?;
+        let result = self
+            .prepare_alternate_in(
+                &mut session.client,
+                &master.secret.username,
+                current_user,
+                pending_user,
+                password,
+            )
+            .await;
+        session.close().await;
+        result
     }
 }
