@@ -52,6 +52,8 @@ struct State {
     victim: Option<u32>,
     check: Option<Check>,
     violations: Vec<String>,
+    /// Database connections through the proxy whose client has not closed them yet.
+    open_connections: usize,
 }
 
 /// The numbering, the armed fault and the invariant, shared by the proxies of one function.
@@ -139,6 +141,28 @@ impl Faults {
         }
     }
 
+    fn connection_opened(&self) {
+        self.state().open_connections += 1;
+    }
+
+    fn connection_closed(&self) {
+        let mut state = self.state();
+        state.open_connections = state.open_connections.saturating_sub(1);
+    }
+
+    /// Lets the database proxy number what a connection the function just closed still carried
+    /// (its `Terminate` and TLS `close_notify`, already sent) before the next AWS call gets a
+    /// number: otherwise which comes first is a race inside this process, and the numbering
+    /// would change from run to run.
+    async fn settle(&self) {
+        for _ in 0..100 {
+            if self.state().open_connections == 0 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    }
+
     fn kill_victim(&self) {
         if let Some(pid) = self.state().victim {
             // SIGKILL: no destructor, no flush, exactly like a Lambda timeout or a crash.
@@ -203,6 +227,7 @@ async fn handle_http(
     let (parts, body) = request.into_parts();
     let body = body.collect().await?.to_bytes();
     let name = operation_name(&parts, &body);
+    faults.settle().await;
     let fault = match faults.decide(&name) {
         Decision::Inject(Fault::Fail) => return Ok(injected_error(&parts)),
         Decision::Inject(fault) => Some(fault),
@@ -297,6 +322,12 @@ fn next_unit(buffer: &[u8], first: bool) -> Option<usize> {
 }
 
 async fn pump(client: TcpStream, server: TcpStream, faults: Faults) {
+    faults.connection_opened();
+    relay(client, server, &faults).await;
+    faults.connection_closed();
+}
+
+async fn relay(client: TcpStream, server: TcpStream, faults: &Faults) {
     let (mut client_read, mut client_write) = client.into_split();
     let (mut server_read, mut server_write) = server.into_split();
     // Server to client: relayed as it comes, until the client side is closed.
@@ -334,6 +365,8 @@ async fn pump(client: TcpStream, server: TcpStream, faults: Faults) {
                 Fault::Kill => faults.kill_victim(),
                 Fault::Silence => {
                     answers.abort();
+                    // Held open and silent for good; it is no longer closing.
+                    faults.connection_closed();
                     std::future::pending::<()>().await;
                 }
                 _ => {}

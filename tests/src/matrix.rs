@@ -116,13 +116,18 @@ impl<S: Subject> Matrix<'_, S> {
         let driven = self.drive(process, &arn, &token, 3).await;
         let violations = self.faults.violations();
         let fired = self.faults.fired();
+        let made = self.faults.calls();
         self.faults.disarm();
         let result = driven?;
         if !violations.is_empty() {
             return Err(format!("invariant broken: {}", violations.join("; ")).into());
         }
         if expect_fault && fired.is_none() {
-            return Err("the armed fault was never reached".into());
+            return Err(format!(
+                "the armed fault was never reached; the calls were: {}",
+                made.join(", ")
+            )
+            .into());
         }
         // The secret: a new current value, the old one previous, no pending label, one version more.
         let after = snapshot(&self.sm, &arn).await?;

@@ -79,6 +79,22 @@ pub async fn start_rotation(
     }
 }
 
+/// A new secret (under a unique name starting with `prefix`) holding `value`; its ARN.
+pub async fn create_secret(
+    sm: &aws_sdk_secretsmanager::Client,
+    prefix: &str,
+    value: &Value,
+) -> Result<String> {
+    Ok(sm
+        .create_secret()
+        .name(crate::moto::unique_name(prefix))
+        .secret_string(value.to_string())
+        .send()
+        .await?
+        .arn
+        .ok_or("CreateSecret returned no ARN")?)
+}
+
 pub async fn snapshot(
     sm: &aws_sdk_secretsmanager::Client,
     secret_id: &str,

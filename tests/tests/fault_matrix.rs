@@ -7,7 +7,7 @@ use e2e::faults::{Check, Fault, Faults, HttpFaultProxy, TcpFaultProxy, Trigger};
 use e2e::matrix::{Matrix, Subject};
 use e2e::moto::{unique_name, Moto, REGION};
 use e2e::postgres::TestPostgres;
-use e2e::rotation::staged_value;
+use e2e::rotation::{create_secret, staged_value};
 use e2e::{Result, TestEnvironment};
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -66,15 +66,7 @@ impl Subject for GenericSecret {
     async fn prepare(&self) -> Result<String> {
         let value =
             json!({"username": "app", "password": "Original-Passw0rd-123", "host": "db.internal"});
-        Ok(self
-            .sm
-            .create_secret()
-            .name(unique_name("matrix-generic"))
-            .secret_string(value.to_string())
-            .send()
-            .await?
-            .arn
-            .ok_or("no ARN")?)
+        create_secret(&self.sm, "matrix-generic", &value).await
     }
 
     fn live_check(&self, arn: &str) -> Check {
@@ -196,15 +188,7 @@ impl Subject for UserKeySecret {
             .access_key
             .ok_or("no key")?;
         let value = json!({"UserName": user, "AccessKeyId": key.access_key_id, "SecretAccessKey": key.secret_access_key});
-        Ok(self
-            .sm
-            .create_secret()
-            .name(unique_name("matrix-iam"))
-            .secret_string(value.to_string())
-            .send()
-            .await?
-            .arn
-            .ok_or("no ARN")?)
+        create_secret(&self.sm, "matrix-iam", &value).await
     }
 
     /// AWSCURRENT's key is an active key of the user, and the user never has more than two.
@@ -301,15 +285,7 @@ impl Subject for PostgresSecret<'_> {
             ))
             .await?;
         let value = json!({"engine": "postgres", "host": "127.0.0.1", "port": self.proxy_port, "username": user, "password": password, "dbname": "postgres"});
-        Ok(self
-            .sm
-            .create_secret()
-            .name(unique_name("matrix-pg"))
-            .secret_string(value.to_string())
-            .send()
-            .await?
-            .arn
-            .ok_or("no ARN")?)
+        create_secret(&self.sm, "matrix-pg", &value).await
     }
 
     /// The database accepts AWSCURRENT or AWSPENDING at every moment.
@@ -428,15 +404,7 @@ async fn postgres_rotation_gives_up_on_a_server_that_never_answers() {
     });
     let sm = aws_sdk_secretsmanager::Client::new(&environment.sdk);
     let value = json!({"engine": "postgres", "host": "127.0.0.1", "port": port, "username": "app", "password": "Original-Passw0rd-123", "dbname": "postgres"});
-    let arn = sm
-        .create_secret()
-        .name(unique_name("mute-db"))
-        .secret_string(value.to_string())
-        .send()
-        .await
-        .unwrap()
-        .arn
-        .unwrap();
+    let arn = create_secret(&sm, "mute-db", &value).await.unwrap();
     let token = e2e::rotation::fresh_token();
     e2e::rotation::start_rotation(&sm, &arn, &token, true)
         .await
