@@ -370,8 +370,7 @@ async fn postgres_rotation_converges_after_every_fault() {
         .map(|i| (i, Fault::Silence))
         .collect();
     assert!(!silences.is_empty(), "setSecret made no database call");
-    let mut process = matrix.start().await.unwrap();
-    let silent = matrix.faulted(&mut process, &report.calls, &silences).await;
+    let silent = matrix.faulted(&report.calls, &silences).await;
     println!(
         "fault matrix postgres-rotation, silent network in setSecret: {} of {} cases converged",
         silent.converged, silent.cases

@@ -450,6 +450,15 @@ async fn bad_input_gets_a_specific_error_and_changes_nothing() {
             },
             rotation_event("setSecret", &arn, TOKEN).to_string(),
         ),
+        (
+            BadInput {
+                name: "finishSecret before createSecret",
+                expected_type: "NoPendingValue",
+                expected_message: "createSecret has not stored one",
+                alerts: 1,
+            },
+            rotation_event("finishSecret", &arn, TOKEN).to_string(),
+        ),
     ];
 
     let secrets = [&arn, &disabled, &no_field, &not_json];

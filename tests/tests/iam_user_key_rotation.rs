@@ -180,6 +180,28 @@ async fn a_user_with_two_active_keys_is_refused_without_changes() {
 }
 
 #[tokio::test]
+async fn finish_secret_without_a_stored_value_keeps_the_only_working_key() {
+    let mut s = setup().await;
+    let (user, arn, key_id, _) = s.user_with_secret().await;
+    let token = fresh_token();
+    start_rotation(&s.sm, &arn, &token, true).await.unwrap();
+    let result = s
+        .function
+        .invoke(&rotation_event("finishSecret", &arn, &token))
+        .await
+        .unwrap();
+    assert_eq!(result.error_type(), Some("NoPendingValue"), "{result:?}");
+    assert_eq!(s.keys(&user).await, [(key_id.clone(), true)]);
+    assert_eq!(
+        s.staged(&arn, "AWSCURRENT").await["AccessKeyId"],
+        key_id.as_str()
+    );
+    let alerts = s.environment.inbox.drain().await.unwrap();
+    assert_eq!(alerts.len(), 1);
+    assert_eq!(alerts[0].attributes["kind"], "rotation-failed");
+}
+
+#[tokio::test]
 async fn test_secret_rejects_a_key_that_does_not_authenticate_as_the_user() {
     let mut s = setup().await;
     let (user, arn, first_key, _) = s.user_with_secret().await;
