@@ -15,7 +15,11 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
 echo "== unit and end-to-end tests"
 results=$(mktemp)
 trap 'rm -f "$results"' EXIT
-cargo test --workspace 2>&1 | tee "$results"
+# The fault matrices run on their own, uncaptured, so that each prints how many of its cases
+# converged (see tests/tests/fault_matrix.rs).
+cargo test --workspace -- --skip converges_after_every_fault 2>&1 | tee "$results"
+echo "== fault matrices"
+cargo test -p e2e --test fault_matrix -- --nocapture converges_after_every_fault 2>&1 | tee -a "$results"
 
 echo "== template checks"
 cfn-lint template.yaml

@@ -13,7 +13,7 @@ use shared::iam::creation::{creation_record, ROTATOR_RECORD};
 use shared::iam::directory::{DirectoryError, IamUser, KeyDirectory};
 use shared::iam::key_suffix;
 use shared::iam::policy::{decide, Decision, Lifecycle, Plan, UserKeys};
-use shared::iam::vault::KeyVault;
+use shared::iam::vault::{KeyVault, VaultError};
 use std::collections::BTreeMap;
 use std::time::SystemTime;
 
@@ -182,6 +182,15 @@ fn nominal_writes(plan: &Plan, dry_run: bool) -> usize {
     }
 }
 
+/// Why a user's state could not be read.
+#[derive(Debug, thiserror::Error)]
+enum InspectionError {
+    #[error(transparent)]
+    Directory(#[from] DirectoryError),
+    #[error(transparent)]
+    Vault(#[from] VaultError),
+}
+
 /// What was read about a user.
 struct Inspection {
     state: UserKeys,
@@ -299,7 +308,7 @@ impl<D: KeyDirectory, V: KeyVault, A: AlertSink> Rotator<D, V, A> {
                 tracing::error!(user = %user.name, %error, "could not read the user's keys");
                 let outcome = Outcome::Failed {
                     action: "inspection",
-                    error,
+                    error: error.to_string(),
                 };
                 UserResult {
                     user,
@@ -326,12 +335,8 @@ impl<D: KeyDirectory, V: KeyVault, A: AlertSink> Rotator<D, V, A> {
         }
     }
 
-    async fn inspect(&self, user: &IamUser) -> Result<Inspection, String> {
-        let tags = self
-            .directory
-            .tags(&user.name)
-            .await
-            .map_err(|e| e.to_string())?;
+    async fn inspect(&self, user: &IamUser) -> Result<Inspection, InspectionError> {
+        let tags = self.directory.tags(&user.name).await?;
         let mut api_calls = 1;
         let tagged_exempt = self
             .settings
@@ -342,11 +347,7 @@ impl<D: KeyDirectory, V: KeyVault, A: AlertSink> Rotator<D, V, A> {
             || match &self.settings.exempt_group {
                 Some(group) => {
                     api_calls += 1;
-                    self.directory
-                        .groups(&user.name)
-                        .await
-                        .map_err(|e| e.to_string())?
-                        .contains(group)
+                    self.directory.groups(&user.name).await?.contains(group)
                 }
                 None => false,
             };
@@ -354,10 +355,7 @@ impl<D: KeyDirectory, V: KeyVault, A: AlertSink> Rotator<D, V, A> {
             Vec::new()
         } else {
             api_calls += 1;
-            self.directory
-                .keys(&user.name)
-                .await
-                .map_err(|e| e.to_string())?
+            self.directory.keys(&user.name).await?
         };
         // With two active keys, the one to retire is the one the secret does not hold (keys
         // created in the same second cannot be ordered by age), and only its last use matters:
@@ -366,21 +364,14 @@ impl<D: KeyDirectory, V: KeyVault, A: AlertSink> Rotator<D, V, A> {
         let active_keys = keys.iter().filter(|k| k.active).count();
         let stored_key = if creation_record.is_some() || active_keys == 2 {
             api_calls += 1;
-            self.vault
-                .stored_key(&user.name)
-                .await
-                .map_err(|e| e.to_string())?
+            self.vault.stored_key(&user.name).await?
         } else {
             None
         };
         if active_keys == 2 {
             let retiring = shared::iam::policy::retiring_key(&keys, stored_key.as_deref());
             if let Some(index) = keys.iter().position(|k| Some(k.id.as_str()) == retiring) {
-                keys[index].last_used = self
-                    .directory
-                    .last_used(&keys[index].id)
-                    .await
-                    .map_err(|e| e.to_string())?;
+                keys[index].last_used = self.directory.last_used(&keys[index].id).await?;
                 api_calls += 1;
             }
         }
