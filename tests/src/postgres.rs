@@ -208,16 +208,7 @@ impl TestPostgres {
             .collect()
     }
 
-    /// A plaintext connection for the test's own checks and setup.
-    pub async fn connect(
-        &self,
-        user: &str,
-        password: &str,
-        dbname: &str,
-    ) -> Result<tokio_postgres::Client, tokio_postgres::Error> {
-        self.endpoint().connect(user, password, dbname).await
-    }
-
+    /// Where the server listens, for the test's own plaintext connections and checks.
     pub fn endpoint(&self) -> Endpoint {
         Endpoint { port: self.port }
     }
@@ -226,6 +217,7 @@ impl TestPostgres {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             match self
+                .endpoint()
                 .connect(SUPERUSER, SUPERUSER_PASSWORD, "postgres")
                 .await
             {
@@ -249,6 +241,7 @@ pub struct Endpoint {
 }
 
 impl Endpoint {
+    /// A plaintext connection for the test's own checks and setup.
     pub async fn connect(
         &self,
         user: &str,

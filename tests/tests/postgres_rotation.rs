@@ -158,7 +158,8 @@ async fn alternating_users_share_their_objects_and_the_old_user_keeps_working() 
     let arn = s.store(&user).await;
     // An object the first user owned before any rotation.
     let shop =
-        s.db.connect("shop", "shop-Passw0rd", "postgres")
+        s.db.endpoint()
+            .connect("shop", "shop-Passw0rd", "postgres")
             .await
             .unwrap();
     shop.batch_execute("CREATE TABLE orders (id int); INSERT INTO orders VALUES (1)")
@@ -174,12 +175,14 @@ async fn alternating_users_share_their_objects_and_the_old_user_keeps_working() 
         "the previous user keeps working until the next rotation"
     );
     let clone =
-        s.db.connect("shop_clone", &clone_password, "postgres")
+        s.db.endpoint()
+            .connect("shop_clone", &clone_password, "postgres")
             .await
             .unwrap();
     clone.batch_execute("INSERT INTO orders VALUES (2); CREATE TABLE refunds (id int); INSERT INTO refunds VALUES (1)").await.unwrap();
     let shop =
-        s.db.connect("shop", "shop-Passw0rd", "postgres")
+        s.db.endpoint()
+            .connect("shop", "shop-Passw0rd", "postgres")
             .await
             .unwrap();
     shop.batch_execute("INSERT INTO refunds VALUES (2)")
