@@ -5,7 +5,9 @@
 
 use crate::faults::{Check, Fault, Faults, Trigger};
 use crate::inbox::AlertInbox;
-use crate::rotation::{fresh_token, rotation_event, snapshot, start_rotation, STEPS};
+use crate::rotation::{
+    fresh_token, rotation_event, secret_values, snapshot, start_rotation, STEPS,
+};
 use crate::runtime::{FunctionProcess, Invocation};
 use crate::Result;
 use std::future::Future;
@@ -13,6 +15,9 @@ use std::path::PathBuf;
 
 /// What a matrix needs to know about one kind of rotated secret.
 pub trait Subject: Sync {
+    /// The secret's field holding the credential (`password`, `SecretAccessKey`), which no log
+    /// line of any attempt may contain.
+    const CREDENTIAL_FIELD: &'static str;
     /// A new secret (and whatever it stands for: a user, a key, a login); its ARN.
     fn prepare(&self) -> impl Future<Output = Result<String>> + Send;
     /// The check run after every call: the credential applications read works.
@@ -47,6 +52,8 @@ pub struct CaseResult {
     pub step_starts: Vec<usize>,
     /// Whether the armed fault hit a call (a run may make fewer calls than the clean one).
     pub fault_reached: bool,
+    /// Everything the function printed, across the processes a crash replaced.
+    pub output: String,
 }
 
 pub struct MatrixReport {
@@ -88,6 +95,7 @@ impl<S: Subject> Matrix<'_, S> {
                     Ok(Invocation::Error { .. }) => result.failed_invocations += 1,
                     Err(_) => {
                         result.killed += 1;
+                        result.output.push_str(&process.output());
                         *process = self.start().await?;
                     }
                 }
@@ -95,6 +103,7 @@ impl<S: Subject> Matrix<'_, S> {
                 break;
             }
             if completed {
+                result.output.push_str(&process.output());
                 return Ok(result);
             }
         }
@@ -165,6 +174,11 @@ impl<S: Subject> Matrix<'_, S> {
             .into());
         }
         self.subject.converged(&arn).await?;
+        for credential in secret_values(&after, S::CREDENTIAL_FIELD) {
+            if result.output.contains(&credential) {
+                return Err("a credential reached the function's logs".into());
+            }
+        }
         // One failure alert per failed step, none for crashes (a dead process publishes nothing).
         let alerts = self
             .inbox

@@ -63,6 +63,8 @@ struct GenericSecret {
 const GENERIC_FIELDS: [&str; 3] = ["username", "password", "host"];
 
 impl Subject for GenericSecret {
+    const CREDENTIAL_FIELD: &'static str = "password";
+
     async fn prepare(&self) -> Result<String> {
         let value =
             json!({"username": "app", "password": "Original-Passw0rd-123", "host": "db.internal"});
@@ -176,6 +178,8 @@ async fn user_of(
 }
 
 impl Subject for UserKeySecret {
+    const CREDENTIAL_FIELD: &'static str = "SecretAccessKey";
+
     async fn prepare(&self) -> Result<String> {
         let user = unique_name("matrix-user");
         self.iam.create_user().user_name(&user).send().await?;
@@ -274,6 +278,8 @@ struct PostgresSecret<'a> {
 }
 
 impl Subject for PostgresSecret<'_> {
+    const CREDENTIAL_FIELD: &'static str = "password";
+
     async fn prepare(&self) -> Result<String> {
         let user = unique_name("matrix_pg").replace('-', "_");
         let password = "Original-Passw0rd-123";
