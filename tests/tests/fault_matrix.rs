@@ -275,6 +275,8 @@ struct PostgresSecret<'a> {
     db: &'a TestPostgres,
     /// The port the function reaches the database on: the fault proxy's.
     proxy_port: u16,
+    /// For alternating users: the master login's secret.
+    master_arn: Option<String>,
 }
 
 impl Subject for PostgresSecret<'_> {
@@ -290,7 +292,10 @@ impl Subject for PostgresSecret<'_> {
                 "CREATE ROLE \"{user}\" LOGIN PASSWORD '{password}'"
             ))
             .await?;
-        let value = json!({"engine": "postgres", "host": "127.0.0.1", "port": self.proxy_port, "username": user, "password": password, "dbname": "postgres"});
+        let mut value = json!({"engine": "postgres", "host": "127.0.0.1", "port": self.proxy_port, "username": user, "password": password, "dbname": "postgres"});
+        if let Some(master) = &self.master_arn {
+            value["masterarn"] = json!(master);
+        }
         create_secret(&self.sm, "matrix-pg", &value).await
     }
 
@@ -328,8 +333,9 @@ impl Subject for PostgresSecret<'_> {
     }
 }
 
-#[tokio::test]
-async fn postgres_rotation_converges_after_every_fault() {
+/// The PostgreSQL matrix, single user (with a silent network at each database call of
+/// setSecret as well) or alternating users.
+async fn postgres_matrix(alternating: bool) {
     let db = TestPostgres::start(true).expect("postgres");
     let moto = Moto::shared().unwrap();
     let mut settings = db.function_env();
@@ -337,13 +343,13 @@ async fn postgres_rotation_converges_after_every_fault() {
         ("DB_READY_TIMEOUT".to_owned(), "2s".to_owned()),
         ("DB_CONNECT_TIMEOUT".to_owned(), "2s".to_owned()),
         ("DB_STATEMENT_TIMEOUT".to_owned(), "2s".to_owned()),
-        ("ROTATION_STRATEGY".to_owned(), "single".to_owned()),
     ]);
     let refs: Vec<(&str, &str)> = settings
         .iter()
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect();
     let environment = TestEnvironment::new(moto, REGION, &refs).await.unwrap();
+    let sm = aws_sdk_secretsmanager::Client::new(&environment.sdk);
     let faults = Faults::default();
     let database_proxy = TcpFaultProxy::start(
         std::net::SocketAddr::from(([127, 0, 0, 1], db.port)),
@@ -351,21 +357,40 @@ async fn postgres_rotation_converges_after_every_fault() {
     )
     .await
     .unwrap();
+    let master_arn = match alternating {
+        true => {
+            let master = json!({"engine": "postgres", "host": "127.0.0.1", "port": database_proxy.port, "username": e2e::postgres::SUPERUSER, "password": e2e::postgres::SUPERUSER_PASSWORD, "dbname": "postgres"});
+            Some(
+                create_secret(&sm, "matrix-pg-master", &master)
+                    .await
+                    .unwrap(),
+            )
+        }
+        false => None,
+    };
     let matrix = Matrix {
-        function: "postgres-rotation",
+        function: if alternating {
+            "postgres-rotation (alternating users)"
+        } else {
+            "postgres-rotation"
+        },
         binary: function_binary("postgres-rotation").unwrap(),
         env: behind_proxy(moto, &environment, &faults).await,
         faults,
-        sm: aws_sdk_secretsmanager::Client::new(&environment.sdk),
+        sm: sm.clone(),
         inbox: &environment.inbox,
         subject: PostgresSecret {
-            sm: aws_sdk_secretsmanager::Client::new(&environment.sdk),
+            sm,
             db: &db,
             proxy_port: database_proxy.port,
+            master_arn,
         },
     };
     let report = matrix.run().await.unwrap();
     assert_all_converged(&report);
+    if alternating {
+        return;
+    }
 
     // A network that goes silent (no answer, no reset) during any login or statement of
     // setSecret: the function's own bounds end the wait, it reports the failure, and the retry
@@ -382,6 +407,16 @@ async fn postgres_rotation_converges_after_every_fault() {
         silent.converged, silent.cases
     );
     assert_all_converged(&silent);
+}
+
+#[tokio::test]
+async fn postgres_rotation_converges_after_every_fault() {
+    postgres_matrix(false).await;
+}
+
+#[tokio::test]
+async fn postgres_alternating_users_rotation_converges_after_every_fault() {
+    postgres_matrix(true).await;
 }
 
 /// A server that accepts the connection and never answers (a wrong port, a stuck proxy): the
