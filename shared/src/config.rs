@@ -137,6 +137,31 @@ impl Env {
         Ok(seconds)
     }
 
+    /// A resource tag written `key=value`; `none` or an empty value disables it.
+    pub fn tag_or(
+        &self,
+        name: &'static str,
+        default: &str,
+    ) -> Result<Option<(String, String)>, ConfigError> {
+        match self.string_or(name, default).as_str() {
+            "" | "none" => Ok(None),
+            tag => {
+                let (key, value) = tag.split_once('=').ok_or(ConfigError::Invalid {
+                    name,
+                    reason: format!("expected key=value, got {tag:?}"),
+                })?;
+                let (key, value) = (key.trim(), value.trim());
+                if key.is_empty() {
+                    return Err(ConfigError::Invalid {
+                        name,
+                        reason: format!("the tag key is empty in {tag:?}"),
+                    });
+                }
+                Ok(Some((key.to_owned(), value.to_owned())))
+            }
+        }
+    }
+
     /// An ARN of the given service, e.g. `sns` for a topic.
     pub fn arn(&self, name: &'static str, service: &str) -> Result<String, ConfigError> {
         let value = self.required(name)?;
@@ -167,6 +192,16 @@ mod tests {
         assert_eq!(e.optional("A"), None);
         assert_eq!(e.required("B"), Err(ConfigError::Missing { name: "B" }));
         assert_eq!(e.string_or("A", "dflt"), "dflt");
+    }
+
+    #[test]
+    fn tags_are_key_equals_value_or_disabled() {
+        let e = env(&[("T", " team = sre "), ("N", "none"), ("B", "novalue"), ("K", "=x")]);
+        assert_eq!(e.tag_or("T", "a=b"), Ok(Some(("team".into(), "sre".into()))));
+        assert_eq!(e.tag_or("UNSET", "a=b"), Ok(Some(("a".into(), "b".into()))));
+        assert_eq!(e.tag_or("N", "a=b"), Ok(None));
+        assert!(matches!(e.tag_or("B", "a=b"), Err(ConfigError::Invalid { name: "B", .. })));
+        assert!(matches!(e.tag_or("K", "a=b"), Err(ConfigError::Invalid { name: "K", .. })));
     }
 
     #[test]

@@ -9,8 +9,9 @@ use aws_lambda_events::eventbridge::EventBridgeEvent;
 use serde_json::Value;
 use shared::alert::{Alert, Fact, Severity};
 use shared::certificates::policy::{
-    assess, certificate_alert, severity_for, NoRenewal, Renewal, Thresholds,
+    assess, certificate_alert, severity_for, NoRenewal, Renewal,
 };
+use shared::expiry::Thresholds;
 use shared::certificates::Certificate;
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -9,8 +9,9 @@ use serde_json::{json, Value};
 use shared::alert::{publish_all, Alert, AlertSink, UnpublishedAlerts};
 use shared::certificates::acm::{AcmError, CertificateInventory};
 use shared::certificates::policy::{
-    assess, certificate_alert, digest_alert, wants_private_renewal, Assessment, Thresholds,
+    assess, certificate_alert, digest_alert, wants_private_renewal, Assessment,
 };
+use shared::expiry::Thresholds;
 use shared::certificates::Certificate;
 use shared::config::{ConfigError, Env};
 use std::collections::BTreeMap;

@@ -40,16 +40,7 @@ pub struct Settings {
 
 impl Settings {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
-        let exempt_tag = match env.string_or("EXEMPT_TAG", "key-rotation=exempt").as_str() {
-            "" | "none" => None,
-            tag => {
-                let (key, value) = tag.split_once('=').ok_or(ConfigError::Invalid {
-                    name: "EXEMPT_TAG",
-                    reason: format!("expected key=value, got {tag:?}"),
-                })?;
-                Some((key.trim().to_owned(), value.trim().to_owned()))
-            }
-        };
+        let exempt_tag = env.tag_or("EXEMPT_TAG", "key-rotation=exempt")?;
         let path_prefix = env.string_or("USER_PATH_PREFIX", "/");
         if !path_prefix.starts_with('/') || !path_prefix.ends_with('/') {
             return Err(ConfigError::Invalid {
