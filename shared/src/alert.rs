@@ -61,6 +61,14 @@ impl Fact {
     }
 }
 
+/// The facts whose value is known, in order.
+pub fn facts(pairs: &[(&'static str, &'static str, Option<String>)]) -> Vec<Fact> {
+    pairs
+        .iter()
+        .filter_map(|(key, label, value)| value.clone().map(|v| Fact::new(key, label, v)))
+        .collect()
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Alert {
     pub severity: Severity,

@@ -11,6 +11,7 @@ pub mod aws;
 pub mod certificates;
 pub mod config;
 pub mod expiry;
+pub mod fields;
 pub mod iam;
 pub mod kms;
 pub mod logging;

@@ -7,7 +7,8 @@
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use serde_json::Value;
-use shared::alert::{Alert, Fact, Severity};
+use shared::alert::{facts, Alert, Fact, Severity};
+use shared::fields::{flag, number, quoted, text};
 use shared::certificates::policy::{
     assess, certificate_alert, severity_for, NoRenewal, Renewal,
 };
@@ -96,36 +97,6 @@ pub fn is_certificate_arn(arn: &str, partition: &str) -> bool {
         && account.len() == 12
         && account.chars().all(|c| c.is_ascii_digit())
         && resource.strip_prefix("certificate/").is_some_and(uuid)
-}
-
-fn quoted(input: &str) -> String {
-    shared::text::excerpt(input, shared::text::QUOTE_CHARS)
-}
-
-fn text(detail: &Value, key: &str) -> Option<String> {
-    match detail.get(key)? {
-        Value::String(s) if !s.trim().is_empty() => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
-        _ => None,
-    }
-}
-
-fn number(detail: &Value, key: &str) -> Option<i64> {
-    match detail.get(key)? {
-        Value::Number(n) => n.as_i64().or_else(|| n.as_f64().map(|f| f.floor() as i64)),
-        Value::String(s) => s.trim().parse().ok(),
-        _ => None,
-    }
-}
-
-fn flag(detail: &Value, key: &str) -> Option<bool> {
-    match detail.get(key)? {
-        Value::Bool(b) => Some(*b),
-        Value::String(s) if s.eq_ignore_ascii_case("true") => Some(true),
-        Value::String(s) if s.eq_ignore_ascii_case("false") => Some(false),
-        _ => None,
-    }
 }
 
 impl Event {
@@ -265,13 +236,6 @@ fn days_phrase(days: Option<i64>) -> String {
         Some(d) => format!("expires in {d} days"),
         None => "expires soon".into(),
     }
-}
-
-fn facts(pairs: &[(&'static str, &'static str, Option<String>)]) -> Vec<Fact> {
-    pairs
-        .iter()
-        .filter_map(|(key, label, value)| value.clone().map(|v| Fact::new(key, label, v)))
-        .collect()
 }
 
 /// What a person must do when ACM reports that a renewal needs action, by ACM's reason code.

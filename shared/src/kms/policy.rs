@@ -9,11 +9,14 @@
 //!   deletion safety, exemptions): its findings, what to enforce, and the evidence record.
 //! - [`Finding`]'s texts: what a person reads.
 
-use super::{KeyMaterial, KeyMetadata, KeyView, MultiRegion, RotationType, SUPERSEDED_BY_TAG};
+use super::{
+    KeyMaterial, KeyMetadata, KeyView, MultiRegion, RotationType, SUPERSEDED_BY_TAG, SUPERSEDES_TAG,
+};
 use crate::alert::Severity;
 use crate::config::{ConfigError, Env};
 use crate::expiry::{countdown_severity, days_left, Thresholds, SECONDS_PER_DAY};
 use serde::Serialize;
+use std::collections::BTreeMap;
 
 /// `EnableKeyRotation` accepts `RotationPeriodInDays` from 90 to 2560 (moto accepts anything).
 pub const MIN_ROTATION_PERIOD_DAYS: u32 = 90;
@@ -703,6 +706,18 @@ pub enum OnDemandPlan {
     AlreadyRotated { at: i64 },
 }
 
+/// Whether a key's class can rotate on demand at all (enabled, customer managed, symmetric,
+/// not a replica), from its metadata alone.
+pub fn check_on_demand(key: &KeyMetadata) -> Result<(), OnDemandRefusal> {
+    let class = classify(key);
+    match class {
+        KeyClass::Automatic | KeyClass::Imported => Ok(()),
+        _ => Err(OnDemandRefusal::NotEligible {
+            class: class.label(),
+        }),
+    }
+}
+
 /// `history` is the key's full `ListKeyRotations` (with material), `in_progress` the status's
 /// `OnDemandRotationStartDate`.
 pub fn plan_on_demand(
@@ -711,12 +726,7 @@ pub fn plan_on_demand(
     in_progress: Option<i64>,
     now: i64,
 ) -> Result<OnDemandPlan, OnDemandRefusal> {
-    let class = classify(key);
-    if !matches!(class, KeyClass::Automatic | KeyClass::Imported) {
-        return Err(OnDemandRefusal::NotEligible {
-            class: class.label(),
-        });
-    }
+    check_on_demand(key)?;
     if let Some(at) = in_progress {
         return Ok(OnDemandPlan::AlreadyRotated { at });
     }
@@ -733,7 +743,9 @@ pub fn plan_on_demand(
     if used >= ON_DEMAND_ROTATION_LIMIT {
         return Err(OnDemandRefusal::LimitReached { rotations: used });
     }
-    if class == KeyClass::Imported && !history.iter().any(KeyMaterial::pending_rotation) {
+    if method(key) == Method::OnDemandAfterImport
+        && !history.iter().any(KeyMaterial::pending_rotation)
+    {
         return Err(OnDemandRefusal::NoMaterialToRotateIn);
     }
     Ok(OnDemandPlan::Rotate)
@@ -793,6 +805,50 @@ pub fn check_successor(current: &KeyMetadata, successor: &KeyMetadata) -> Result
         });
     }
     Ok(())
+}
+
+/// The key that `current` superseded, when `current` is the new key of a manual rotation made
+/// within the repeat guard: the request is then answered as done (finishing the predecessor's
+/// tag), not rotated again.
+pub fn recent_manual_rotation(
+    current: &KeyMetadata,
+    tags: &BTreeMap<String, String>,
+    now: i64,
+) -> Option<String> {
+    let predecessor = tags.get(SUPERSEDES_TAG)?;
+    (now - current.created < REPEAT_GUARD_SECONDS).then(|| predecessor.clone())
+}
+
+/// Of the keys tagged as `current`'s successor (left by an attempt that stopped before moving
+/// the alias), the one to reuse instead of creating another: enabled, the oldest first. A
+/// successor of another type is refused, since the alias could not move to it.
+pub fn choose_successor<'a>(
+    current: &KeyMetadata,
+    candidates: &'a [KeyMetadata],
+) -> Result<Option<&'a KeyMetadata>, ManualRefusal> {
+    let enabled: Vec<&KeyMetadata> = candidates
+        .iter()
+        .filter(|c| c.state == "Enabled" && c.id != current.id)
+        .collect();
+    for candidate in &enabled {
+        check_successor(current, candidate)?;
+    }
+    Ok(enabled.into_iter().min_by_key(|c| (c.created, c.id.clone())))
+}
+
+/// The tags a successor gets: the predecessor's, less the generation tags, plus the tag naming
+/// the key it supersedes.
+pub fn successor_tags(
+    predecessor_id: &str,
+    predecessor_tags: &BTreeMap<String, String>,
+) -> BTreeMap<String, String> {
+    let mut tags: BTreeMap<String, String> = predecessor_tags
+        .iter()
+        .filter(|(k, _)| k.as_str() != SUPERSEDES_TAG && k.as_str() != SUPERSEDED_BY_TAG)
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    tags.insert(SUPERSEDES_TAG.to_owned(), predecessor_id.to_owned());
+    tags
 }
 
 #[cfg(test)]

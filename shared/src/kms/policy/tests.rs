@@ -2,7 +2,7 @@
 //! periods and dates, imported material, custom key stores, replicas).
 
 use super::*;
-use crate::kms::{KeyMetadata, KeyView, RotationStatus};
+use crate::kms::{KeyMetadata, KeyView, RotationStatus, SUPERSEDES_TAG};
 use std::collections::BTreeMap;
 
 /// 2026-11-22T12:00:00Z.
@@ -739,5 +739,63 @@ fn manual_rotation_refuses_what_it_cannot_rotate() {
     assert_eq!(
         check_successor(&rsa, &ecc),
         Err(ManualRefusal::SuccessorOfAnotherType { successor: "other".into() })
+    );
+}
+
+#[test]
+fn a_manual_rotation_repeated_within_a_day_is_recognised() {
+    let tags = BTreeMap::from([(SUPERSEDES_TAG.to_owned(), "old-key".to_owned())]);
+    let new_key = KeyMetadata {
+        created: NOW - 23 * 3600,
+        ..key("RSA_2048", "AWS_KMS", "Enabled", 0)
+    };
+    assert_eq!(recent_manual_rotation(&new_key, &tags, NOW).as_deref(), Some("old-key"));
+    let day_old = KeyMetadata {
+        created: NOW - DAY,
+        ..new_key.clone()
+    };
+    assert_eq!(recent_manual_rotation(&day_old, &tags, NOW), None);
+    assert_eq!(recent_manual_rotation(&new_key, &BTreeMap::new(), NOW), None);
+}
+
+#[test]
+fn an_interrupted_rotation_reuses_its_successor() {
+    let current = key("RSA_2048", "AWS_KMS", "Enabled", 400);
+    let successor = |id: &str, spec: &str, state: &str, age: i64| KeyMetadata {
+        id: id.into(),
+        ..key(spec, "AWS_KMS", state, age)
+    };
+    assert_eq!(choose_successor(&current, &[]), Ok(None));
+    let candidates = [
+        successor("newer", "RSA_2048", "Enabled", 1),
+        successor("older", "RSA_2048", "Enabled", 2),
+        successor("deleted", "RSA_2048", "PendingDeletion", 3),
+    ];
+    assert_eq!(
+        choose_successor(&current, &candidates).map(|k| k.map(|k| k.id.as_str())),
+        Ok(Some("older"))
+    );
+    // Only ones pending deletion: create a new one.
+    assert_eq!(choose_successor(&current, &candidates[2..]), Ok(None));
+    let mismatched = [successor("ecc", "ECC_NIST_P256", "Enabled", 1)];
+    assert_eq!(
+        choose_successor(&current, &mismatched),
+        Err(ManualRefusal::SuccessorOfAnotherType { successor: "ecc".into() })
+    );
+}
+
+#[test]
+fn a_successor_copies_the_tags_and_names_its_predecessor() {
+    let tags = BTreeMap::from([
+        ("team".to_owned(), "payments".to_owned()),
+        (SUPERSEDES_TAG.to_owned(), "grandparent".to_owned()),
+        (SUPERSEDED_BY_TAG.to_owned(), "stale".to_owned()),
+    ]);
+    assert_eq!(
+        successor_tags("parent", &tags),
+        BTreeMap::from([
+            ("team".to_owned(), "payments".to_owned()),
+            (SUPERSEDES_TAG.to_owned(), "parent".to_owned()),
+        ])
     );
 }

@@ -1,0 +1,697 @@
+//! The function's invocations: the daily scan of every key, KMS's and CloudTrail's events, and
+//! two direct requests, `{"rotate_now": [...]}` (on-demand rotation) and `{"rotate_alias":
+//! "alias/..."}` (manual rotation to a new key).
+
+use crate::events::{event_alert, is_key_id, Event, EventError};
+use crate::notices::{
+    alias_rotated_alert, digest_alert, enforced_counts, enforcement_period, key_alert,
+    AliasRotated, DigestInput, Enforced,
+};
+use futures_util::stream::{self, StreamExt};
+use lambda_runtime::{Diagnostic, LambdaEvent};
+use serde::Serialize;
+use serde_json::{json, Value};
+use shared::alert::{publish_all, Alert, AlertSink, UnpublishedAlerts};
+use shared::config::{ConfigError, Env};
+use shared::fields::quoted;
+use shared::kms::aws::{Alias, KeyService, KmsError, NewKey, OnDemandStart};
+use shared::kms::policy::{
+    assess, check_manual, check_on_demand, choose_successor, plan_on_demand, reads_for, recent_manual_rotation,
+    successor_tags, Assessment, ManualRefusal, OnDemandPlan, OnDemandRefusal, Policy,
+};
+use shared::kms::{KeyMetadata, KeyView, SUPERSEDED_BY_TAG};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::SystemTime;
+
+/// Keys one `rotate_now` request may name: each uses one of its 25 lifetime rotations, and
+/// RotateKeyOnDemand's quota is 5 a second for the whole account.
+pub const MAX_KEYS_PER_REQUEST: usize = 25;
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub policy: Policy,
+    /// `DRY_RUN` (true): the scan reports what it would enforce and changes nothing. Direct
+    /// requests (`rotate_now`, `rotate_alias`) are explicit and always act.
+    pub dry_run: bool,
+    /// `SCAN_CONCURRENCY` (8): keys read at once (each call still waits for its rate limit).
+    pub concurrency: usize,
+    /// `MAX_ENFORCEMENTS_PER_SCAN` (100): rotations enabled per scan; the next scan continues.
+    /// At EnableKeyRotation's share of quota a change takes about a second.
+    pub max_enforcements: usize,
+    /// The region scanned (`AWS_REGION`, set by Lambda).
+    pub region: String,
+}
+
+impl Settings {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        Ok(Self {
+            policy: Policy::from_env(env)?,
+            dry_run: env.bool_or("DRY_RUN", true)?,
+            concurrency: env.number_or("SCAN_CONCURRENCY", 8, 1, 64)?,
+            max_enforcements: env.number_or("MAX_ENFORCEMENTS_PER_SCAN", 100, 0, 1000)?,
+            region: env.required("AWS_REGION")?.to_owned(),
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Request {
+    Event(Event),
+    RotateNow(Vec<String>),
+    RotateAlias(String),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum HandlerError {
+    #[error("invalid request: {0}")]
+    InvalidRequest(String),
+    #[error(transparent)]
+    Event(#[from] EventError),
+    #[error("nothing was done: no key or alias is named {}", .0.join(", "))]
+    UnknownKeys(Vec<String>),
+    #[error("nothing was done: {}", .0.join("; "))]
+    Refused(Vec<String>),
+    #[error("the scan could not list the region's keys: {0}")]
+    List(#[source] KmsError),
+    #[error(transparent)]
+    Kms(#[from] KmsError),
+    #[error("{failed} of {keys} key(s) could not be rotated: {}", .errors.join("; "))]
+    RotationsFailed {
+        failed: usize,
+        keys: usize,
+        errors: Vec<String>,
+    },
+    #[error(transparent)]
+    Publish(#[from] UnpublishedAlerts),
+}
+
+impl From<HandlerError> for Diagnostic {
+    fn from(error: HandlerError) -> Self {
+        let error_type = match &error {
+            HandlerError::InvalidRequest(_) => "InvalidRequest",
+            HandlerError::Event(_) => "InvalidEvent",
+            HandlerError::UnknownKeys(_) => "UnknownKeys",
+            HandlerError::Refused(_) => "Refused",
+            HandlerError::List(_) => "ScanFailed",
+            HandlerError::Kms(_) => "KmsError",
+            HandlerError::RotationsFailed { .. } => "RotationsFailed",
+            HandlerError::Publish(_) => "AlertNotPublished",
+        };
+        Diagnostic {
+            error_type: error_type.into(),
+            error_message: error.to_string(),
+        }
+    }
+}
+
+/// A key id, a key ARN, an alias name or an alias ARN.
+fn valid_key_reference(name: &str) -> bool {
+    if let Some(alias) = name.strip_prefix("alias/") {
+        return valid_alias_name(alias);
+    }
+    if name.starts_with("arn:") {
+        let parts: Vec<&str> = name.splitn(6, ':').collect();
+        return match parts.as_slice() {
+            [_, _, "kms", region, account, resource] => {
+                !region.is_empty()
+                    && account.len() == 12
+                    && account.chars().all(|c| c.is_ascii_digit())
+                    && (resource.strip_prefix("key/").is_some_and(is_key_id)
+                        || resource.strip_prefix("alias/").is_some_and(valid_alias_name))
+            }
+            _ => false,
+        };
+    }
+    is_key_id(name)
+}
+
+/// The part after `alias/`: 1 to 250 letters, digits, `/`, `_` and `-`.
+fn valid_alias_name(name: &str) -> bool {
+    (1..=250).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/_-".contains(c))
+}
+
+/// A direct request, or an EventBridge event (see [`Event::parse`]).
+pub fn parse_request(payload: &Value, partition: &'static str) -> Result<Request, HandlerError> {
+    let invalid = |m: String| HandlerError::InvalidRequest(m);
+    let object = payload
+        .as_object()
+        .ok_or_else(|| invalid("the payload is not a JSON object".into()))?;
+    match (object.get("rotate_now"), object.get("rotate_alias")) {
+        (Some(_), Some(_)) => Err(invalid(
+            "rotate_now and rotate_alias cannot be asked at once".into(),
+        )),
+        (Some(keys), None) => {
+            let keys = keys.as_array().ok_or_else(|| {
+                invalid("rotate_now must be a list of key ids, key ARNs or aliases".into())
+            })?;
+            if keys.is_empty() || keys.len() > MAX_KEYS_PER_REQUEST {
+                return Err(invalid(format!(
+                    "rotate_now must name 1 to {MAX_KEYS_PER_REQUEST} keys, got {}",
+                    keys.len()
+                )));
+            }
+            let mut names = Vec::new();
+            for key in keys {
+                match key.as_str() {
+                    Some(name) if valid_key_reference(name) => {
+                        if !names.iter().any(|n| n == name) {
+                            names.push(name.to_owned());
+                        }
+                    }
+                    _ => {
+                        return Err(invalid(format!(
+                            "rotate_now holds {}, which is not a key id, key ARN or alias",
+                            quoted(&key.to_string())
+                        )))
+                    }
+                }
+            }
+            Ok(Request::RotateNow(names))
+        }
+        (None, Some(alias)) => {
+            let alias = alias
+                .as_str()
+                .ok_or_else(|| invalid("rotate_alias must be an alias name such as alias/signing".into()))?;
+            let name = alias
+                .strip_prefix("alias/")
+                .filter(|n| valid_alias_name(n))
+                .ok_or_else(|| {
+                    invalid(format!(
+                        "rotate_alias must be an alias name such as alias/signing, got {}",
+                        quoted(alias)
+                    ))
+                })?;
+            if name.starts_with("aws/") {
+                return Err(invalid(format!(
+                    "{alias} is an AWS managed key's alias: AWS rotates those keys every year and nobody else may change them"
+                )));
+            }
+            Ok(Request::RotateAlias(alias.to_owned()))
+        }
+        (None, None) => Ok(Request::Event(Event::parse(payload, partition)?)),
+    }
+}
+
+/// What a scan found and did; logged, and returned as the invocation's result.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ScanReport {
+    pub keys: usize,
+    pub classes: BTreeMap<&'static str, usize>,
+    pub findings: BTreeMap<&'static str, usize>,
+    pub compliant: usize,
+    pub exempt: usize,
+    pub enforcement: BTreeMap<&'static str, usize>,
+    pub dry_run: bool,
+    /// Deleted between listing and describing.
+    pub vanished: usize,
+    pub describe_errors: usize,
+    /// Rotation status, history or grants that could not be read (the key is assessed without).
+    pub read_errors: usize,
+    pub alerts_sent: usize,
+    /// KMS and tagging requests made, by operation (SDK retries not counted).
+    pub calls: BTreeMap<&'static str, usize>,
+    /// Requests per second allowed for each operation.
+    pub rate_limits: BTreeMap<&'static str, f64>,
+}
+
+/// Makes the call only when the key's class needs it.
+async fn read_if<T>(
+    needed: bool,
+    call: impl std::future::Future<Output = Result<T, KmsError>>,
+) -> Option<Result<T, KmsError>> {
+    match needed {
+        true => Some(call.await),
+        false => None,
+    }
+}
+
+/// A part of a key's state that could not be read is logged and counted; the key is assessed
+/// without it.
+fn kept<T>(
+    key_id: &str,
+    result: Option<Result<T, KmsError>>,
+    read_errors: &AtomicUsize,
+) -> Option<T> {
+    match result? {
+        Ok(value) => Some(value),
+        Err(error) => {
+            tracing::error!(key_id, %error, "could not read part of a key's state; it is assessed without it");
+            read_errors.fetch_add(1, Ordering::Relaxed);
+            None
+        }
+    }
+}
+
+pub struct KeyRotation<K, A> {
+    keys: K,
+    alerts: A,
+    settings: Settings,
+    rate_limits: BTreeMap<&'static str, f64>,
+}
+
+enum Read {
+    Found(Box<KeyView>),
+    Vanished,
+    Failed,
+}
+
+impl<K: KeyService, A: AlertSink> KeyRotation<K, A> {
+    pub fn new(
+        keys: K,
+        alerts: A,
+        settings: Settings,
+        rate_limits: BTreeMap<&'static str, f64>,
+    ) -> Self {
+        Self {
+            keys,
+            alerts,
+            settings,
+            rate_limits,
+        }
+    }
+
+    pub async fn handle(&self, event: LambdaEvent<Value>) -> Result<Value, HandlerError> {
+        // The time of this invocation, never of start-up: a warm instance must not go stale.
+        let now = shared::time::epoch_seconds(SystemTime::now());
+        let source = event.context.env_config.function_name.clone();
+        let partition = shared::aws::partition(&self.settings.region);
+        // Calls left counted by an earlier invocation that failed are not this one's.
+        self.keys.take_calls();
+        let outcome = match parse_request(&event.payload, partition) {
+            Err(error) => Err(error),
+            Ok(Request::Event(Event::Scheduled)) => self.scan(now, &source).await.map(|r| json!(r)),
+            Ok(Request::Event(Event::Unhandled {
+                source: event_source,
+                detail_type,
+            })) => {
+                tracing::warn!(source = %event_source, detail_type = %detail_type, "ignored an event this function does not handle");
+                Ok(json!({"ignored": detail_type}))
+            }
+            Ok(Request::Event(event)) => self.on_event(&event, now, &source).await,
+            Ok(Request::RotateNow(keys)) => self.rotate_now(&keys, now).await,
+            Ok(Request::RotateAlias(alias)) => self.rotate_alias(&alias, now, &source).await,
+        };
+        let calls = self.keys.take_calls();
+        match outcome {
+            Ok(mut result) => {
+                if result.get("calls").is_none() {
+                    result["calls"] = json!(calls);
+                }
+                Ok(result)
+            }
+            Err(error) => {
+                tracing::error!(%error, calls = ?calls, "the invocation failed");
+                Err(error)
+            }
+        }
+    }
+
+    async fn on_event(&self, event: &Event, now: i64, source: &str) -> Result<Value, HandlerError> {
+        let Some(alert) =
+            event_alert(event, self.settings.policy.max_cryptoperiod_days, source, now)
+        else {
+            tracing::info!(event = ?event, "the event needs no alert");
+            return Ok(json!({"alerts": 0}));
+        };
+        publish_all(&self.alerts, std::slice::from_ref(&alert))
+            .await
+            .into_result()?;
+        Ok(json!({"alerts": 1, "kind": alert.kind, "resource": alert.resource}))
+    }
+
+    async fn read_key(
+        &self,
+        id: &str,
+        aliases: Vec<String>,
+        tags: BTreeMap<String, String>,
+        now: i64,
+        read_errors: &AtomicUsize,
+    ) -> Read {
+        let key = match self.keys.describe(id).await {
+            Ok(Some(key)) => key,
+            Ok(None) => {
+                tracing::info!(key_id = %id, "key deleted during the scan");
+                return Read::Vanished;
+            }
+            Err(error) => {
+                tracing::error!(key_id = %id, %error, "could not describe a key; it is left out of this scan");
+                return Read::Failed;
+            }
+        };
+        let reads = reads_for(&key, &self.settings.policy, now);
+        let (rotation, history, grants) = tokio::join!(
+            read_if(reads.rotation_status, self.keys.rotation_status(&key.id)),
+            read_if(reads.history, self.keys.history(&key.id)),
+            read_if(reads.grants, self.keys.grants(&key.id)),
+        );
+        let rotation = kept(&key.id, rotation, read_errors);
+        let history = kept(&key.id, history, read_errors);
+        let grants = kept(&key.id, grants, read_errors);
+        Read::Found(Box::new(KeyView {
+            key,
+            aliases,
+            tags,
+            rotation,
+            history,
+            grants,
+        }))
+    }
+
+    async fn scan(&self, now: i64, source: &str) -> Result<ScanReport, HandlerError> {
+        // The three listings do not depend on each other.
+        let (ids, aliases, tags) = tokio::join!(
+            self.keys.list_keys(),
+            self.keys.list_aliases(),
+            self.keys.list_key_tags()
+        );
+        let (ids, aliases, mut tags) = (
+            ids.map_err(HandlerError::List)?,
+            aliases.map_err(HandlerError::List)?,
+            // Without tags an exempt key would look enforceable: no tags, no scan.
+            tags.map_err(HandlerError::List)?,
+        );
+        let mut aliases_by_key: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for Alias {
+            name,
+            target_key_id,
+        } in aliases
+        {
+            if let Some(target) = target_key_id {
+                aliases_by_key.entry(target).or_default().push(name);
+            }
+        }
+        let read_errors = AtomicUsize::new(0);
+        let mut report = ScanReport {
+            keys: ids.len(),
+            dry_run: self.settings.dry_run,
+            rate_limits: self.rate_limits.clone(),
+            ..ScanReport::default()
+        };
+        let reads: Vec<Read> = stream::iter(ids.iter().map(|id| {
+            (
+                id.clone(),
+                aliases_by_key.remove(id).unwrap_or_default(),
+                tags.remove(id).unwrap_or_default(),
+            )
+        }))
+        .map(|(id, aliases, tags)| {
+            let read_errors = &read_errors;
+            async move { self.read_key(&id, aliases, tags, now, read_errors).await }
+        })
+        .buffer_unordered(self.settings.concurrency)
+        .collect()
+        .await;
+
+        let mut assessed: Vec<(KeyView, Assessment)> = Vec::new();
+        for read in reads {
+            match read {
+                Read::Found(view) => {
+                    let assessment = assess(&view, &self.settings.policy, now);
+                    assessed.push((*view, assessment));
+                }
+                Read::Vanished => report.vanished += 1,
+                Read::Failed => report.describe_errors += 1,
+            }
+        }
+        assessed.sort_by(|a, b| a.0.key.id.cmp(&b.0.key.id));
+        report.read_errors = read_errors.into_inner();
+
+        let enforced = self.enforce(&assessed).await;
+        report.enforcement = enforced_counts(&enforced);
+
+        let mut alerts: Vec<Alert> = Vec::new();
+        for (view, assessment) in &assessed {
+            *report.classes.entry(assessment.class.label()).or_default() += 1;
+            for finding in &assessment.findings {
+                *report.findings.entry(finding.kind()).or_default() += 1;
+                if finding.alerts_today() {
+                    alerts.push(key_alert(view, assessment, finding, source, now));
+                }
+            }
+            report.compliant += usize::from(assessment.findings.is_empty());
+            report.exempt += usize::from(assessment.exemption.is_some());
+            let record = serde_json::to_string(&assessment.evidence).unwrap_or_default();
+            tracing::info!(
+                record = "kms-key-evidence",
+                key_id = %view.key.id,
+                class = assessment.class.label(),
+                compliant = assessment.evidence.compliant,
+                evidence = %record,
+                "key evidence"
+            );
+        }
+        let mut counts = report.classes.clone();
+        counts.extend(report.enforcement.iter().map(|(k, v)| (*k, *v)));
+        alerts.push(digest_alert(
+            &DigestInput {
+                assessed: &assessed,
+                enforced: &enforced,
+                counts: &counts,
+                region: &self.settings.region,
+                dry_run: self.settings.dry_run,
+                unread: report.describe_errors,
+            },
+            source,
+            now,
+        ));
+        let published = publish_all(&self.alerts, &alerts).await;
+        report.alerts_sent = published.sent;
+        report.calls = self.keys.take_calls();
+        tracing::info!(
+            keys = report.keys,
+            classes = ?report.classes,
+            findings = ?report.findings,
+            compliant = report.compliant,
+            exempt = report.exempt,
+            enforcement = ?report.enforcement,
+            dry_run = report.dry_run,
+            vanished = report.vanished,
+            describe_errors = report.describe_errors,
+            read_errors = report.read_errors,
+            alerts_sent = report.alerts_sent,
+            calls = ?report.calls,
+            "key scan finished"
+        );
+        published.into_result()?;
+        Ok(report)
+    }
+
+    async fn enforce(&self, assessed: &[(KeyView, Assessment)]) -> BTreeMap<String, Enforced> {
+        let mut enforced = BTreeMap::new();
+        let mut changes = 0;
+        for (view, assessment) in assessed {
+            let Some(enforcement) = assessment.enforcement else {
+                continue;
+            };
+            let period_days = enforcement_period(enforcement);
+            let outcome = if self.settings.dry_run {
+                Enforced::WouldEnable { period_days }
+            } else if changes >= self.settings.max_enforcements {
+                Enforced::Deferred
+            } else {
+                changes += 1;
+                let shared::kms::policy::Enforcement::EnableRotation { period } = enforcement;
+                match self.keys.enable_rotation(&view.key.id, period).await {
+                    Ok(()) => {
+                        tracing::info!(key_id = %view.key.id, period_days, "enabled automatic rotation");
+                        Enforced::Enabled { period_days }
+                    }
+                    Err(error) => {
+                        tracing::error!(key_id = %view.key.id, %error, "could not enable automatic rotation");
+                        Enforced::Failed {
+                            error: error.to_string(),
+                        }
+                    }
+                }
+            };
+            enforced.insert(view.key.id.clone(), outcome);
+        }
+        enforced
+    }
+
+    /// Every name resolved to its key, or nothing.
+    async fn resolve(&self, names: &[String]) -> Result<Vec<KeyMetadata>, HandlerError> {
+        let described: Vec<(String, Result<Option<KeyMetadata>, KmsError>)> =
+            stream::iter(names.iter().cloned())
+                .map(|name| async move {
+                    let result = self.keys.describe(&name).await;
+                    (name, result)
+                })
+                .buffered(self.settings.concurrency)
+                .collect()
+                .await;
+        let mut keys = Vec::new();
+        let mut unknown = Vec::new();
+        for (name, result) in described {
+            match result? {
+                Some(key) => keys.push(key),
+                None => unknown.push(name),
+            }
+        }
+        if !unknown.is_empty() {
+            return Err(HandlerError::UnknownKeys(unknown));
+        }
+        // Two names of one key (its id and an alias) rotate it once.
+        let mut seen = BTreeSet::new();
+        keys.retain(|k| seen.insert(k.id.clone()));
+        Ok(keys)
+    }
+
+    async fn rotate_now(&self, names: &[String], now: i64) -> Result<Value, HandlerError> {
+        let keys = self.resolve(names).await?;
+        // Decide for every key before rotating any: one refusal and nothing is done.
+        let mut plans = Vec::new();
+        let mut refusals = Vec::new();
+        for key in &keys {
+            let refuse = |refusal: OnDemandRefusal| format!("key {} cannot be rotated now: {refusal}", key.id);
+            if let Err(refusal) = check_on_demand(key) {
+                refusals.push(refuse(refusal));
+                continue;
+            }
+            let (history, status) = tokio::join!(self.keys.history(&key.id), async {
+                match key.origin.as_str() {
+                    "AWS_KMS" => Some(self.keys.rotation_status(&key.id).await),
+                    _ => None,
+                }
+            });
+            let history = history?;
+            let in_progress = status.transpose()?.and_then(|s| s.on_demand_started);
+            match plan_on_demand(key, &history, in_progress, now) {
+                Ok(plan) => plans.push((key, plan)),
+                Err(refusal) => refusals.push(refuse(refusal)),
+            }
+        }
+        if !refusals.is_empty() {
+            return Err(HandlerError::Refused(refusals));
+        }
+
+        let mut rotated = Vec::new();
+        let mut already = Vec::new();
+        let mut pending = Vec::new();
+        let mut errors = Vec::new();
+        for (key, plan) in plans {
+            match plan {
+                OnDemandPlan::AlreadyRotated { at } => {
+                    tracing::info!(key_id = %key.id, at = %shared::time::rfc3339_epoch(at), "rotated on demand within the last day; not rotated again");
+                    already.push(json!({"key_id": key.id, "rotated_at": shared::time::rfc3339_epoch(at)}));
+                }
+                // Never retried here: each attempt that reaches KMS may use one of the 25.
+                OnDemandPlan::Rotate => match self.keys.rotate_on_demand(&key.id).await {
+                    Ok(OnDemandStart::Started) => {
+                        tracing::info!(key_id = %key.id, "on-demand rotation started");
+                        rotated.push(key.id.clone());
+                    }
+                    Ok(OnDemandStart::AutomaticRotationImminent) => {
+                        tracing::info!(key_id = %key.id, "an automatic rotation is in progress or starts within 20 minutes; counted as done");
+                        pending.push(key.id.clone());
+                    }
+                    Err(error) => {
+                        tracing::error!(key_id = %key.id, %error, "on-demand rotation failed");
+                        errors.push(error.to_string());
+                    }
+                },
+            }
+        }
+        if !errors.is_empty() {
+            return Err(HandlerError::RotationsFailed {
+                failed: errors.len(),
+                keys: keys.len(),
+                errors,
+            });
+        }
+        Ok(json!({
+            "rotated": rotated,
+            "already_rotated": already,
+            "automatic_rotation_pending": pending,
+        }))
+    }
+
+    async fn rotate_alias(&self, alias: &str, now: i64, source: &str) -> Result<Value, HandlerError> {
+        let refused = |refusal: ManualRefusal| {
+            HandlerError::Refused(vec![format!("{alias} cannot be rotated: {refusal}")])
+        };
+        let current = self
+            .keys
+            .describe(alias)
+            .await?
+            .ok_or_else(|| HandlerError::UnknownKeys(vec![alias.to_owned()]))?;
+        check_manual(&current).map_err(refused)?;
+        let tags = self.keys.key_tags(&current.id).await?;
+
+        // A repeat of a rotation made within the day: finish it (tag the predecessor), no more.
+        if let Some(predecessor) = recent_manual_rotation(&current, &tags, now) {
+            self.keys
+                .tag_key(&predecessor, SUPERSEDED_BY_TAG, &current.id)
+                .await?;
+            tracing::info!(alias, key_id = %current.id, predecessor = %predecessor, "the alias was rotated within the last day; not rotated again");
+            return Ok(json!({
+                "alias": alias,
+                "already_rotated": true,
+                "key_id": current.id,
+                "supersedes": predecessor,
+            }));
+        }
+
+        // A successor an interrupted attempt created (tagged at creation) is reused.
+        let candidate_ids = self
+            .keys
+            .keys_tagged(shared::kms::SUPERSEDES_TAG, &current.id)
+            .await?;
+        let mut candidates = Vec::new();
+        for id in candidate_ids {
+            if let Some(key) = self.keys.describe(&id).await? {
+                candidates.push(key);
+            }
+        }
+        let reused = choose_successor(&current, &candidates).map_err(refused)?.cloned();
+        let resumed = reused.is_some();
+        let (successor, policy_names_previous_key) = match reused {
+            Some(key) => (key, false),
+            None => {
+                let policy = self.keys.key_policy(&current.id).await?;
+                let names_previous_key = policy.contains(&current.id);
+                let key = self
+                    .keys
+                    .create_key(&NewKey {
+                        spec: current.spec.clone(),
+                        usage: current.usage.clone(),
+                        description: current.description.clone(),
+                        tags: successor_tags(&current.id, &tags),
+                        policy,
+                    })
+                    .await?;
+                (key, names_previous_key)
+            }
+        };
+        tracing::info!(alias, previous = %current.id, successor = %successor.id, resumed, "moving the alias to the successor");
+        self.keys.update_alias(alias, &successor.id).await?;
+        self.keys
+            .tag_key(&current.id, SUPERSEDED_BY_TAG, &successor.id)
+            .await?;
+        let alert = alias_rotated_alert(
+            &AliasRotated {
+                alias,
+                previous_key: &current.id,
+                new_key: &successor.id,
+                new_key_arn: &successor.arn,
+                resumed,
+                policy_names_previous_key,
+            },
+            source,
+            now,
+        );
+        publish_all(&self.alerts, std::slice::from_ref(&alert))
+            .await
+            .into_result()?;
+        Ok(json!({
+            "alias": alias,
+            "previous_key_id": current.id,
+            "new_key_id": successor.id,
+            "resumed": resumed,
+        }))
+    }
+}

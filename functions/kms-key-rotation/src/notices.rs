@@ -1,0 +1,325 @@
+//! The alerts a scan and a manual rotation send. Pure.
+//!
+//! A scan sends one alert per key only for what threatens an outage (imported material expiring on
+//! a threshold day, a key that cannot be used, a key pending deletion), and one digest that lists
+//! every finding, every rotation enabled (or, in dry run, that would be), and every exemption
+//! with its reason.
+
+use shared::alert::{facts, Alert, Fact, Severity};
+use shared::kms::policy::{Assessment, Enforcement, Finding};
+use shared::kms::KeyView;
+use std::collections::BTreeMap;
+
+/// Lines of the digest listing findings; the rest are counted.
+pub const MAX_DIGEST_LINES: usize = 50;
+
+fn in_days(days: i64) -> String {
+    match days {
+        d if d < 0 => "has expired".into(),
+        0 => "expires today".into(),
+        1 => "expires in 1 day".into(),
+        d => format!("expires in {d} days"),
+    }
+}
+
+fn base(severity: Severity, kind: &'static str, resource: &str, source: &str, now: i64) -> Alert {
+    let mut alert = Alert {
+        severity,
+        kind,
+        resource: resource.to_owned(),
+        title: String::new(),
+        summary: String::new(),
+        action: None,
+        facts: Vec::new(),
+        attributes: BTreeMap::new(),
+        source: source.to_owned(),
+        time: shared::time::rfc3339_epoch(now),
+    };
+    alert.attributes.insert("trigger", "scan".into());
+    alert
+}
+
+/// The alert of one finding that alerts today.
+pub fn key_alert(
+    view: &KeyView,
+    assessment: &Assessment,
+    finding: &Finding,
+    source: &str,
+    now: i64,
+) -> Alert {
+    let key = &view.key;
+    let name = view.display_name();
+    let mut alert = base(finding.severity(), finding.kind(), &key.arn, source, now);
+    alert.title = match finding {
+        Finding::MaterialExpiring {
+            valid_to,
+            days_left,
+            ..
+        } => format!(
+            "KMS key {name}: imported key material {} ({})",
+            in_days(*days_left),
+            shared::time::date(*valid_to)
+        ),
+        Finding::KeyUnusable { state } => format!("KMS key {name} is unusable ({state})"),
+        Finding::PendingDeletionInUse { .. } => {
+            format!("KMS key {name} is pending deletion but still in use")
+        }
+        Finding::PendingDeletion {
+            deletion_date: Some(date),
+        } => format!(
+            "KMS key {name} will be deleted on {}",
+            shared::time::date(*date)
+        ),
+        _ => format!("KMS key {name}: {}", finding.kind()),
+    };
+    alert.summary = format!("Key {name} ({}) {}.", key.id, finding.explanation());
+    alert.action = Some(finding.action(&key.id));
+    let days_left = match finding {
+        Finding::MaterialExpiring { days_left, .. } => Some(days_left.to_string()),
+        Finding::PendingDeletionInUse {
+            deletion_date: Some(date),
+            ..
+        }
+        | Finding::PendingDeletion {
+            deletion_date: Some(date),
+        } => Some(shared::expiry::days_left(*date, now).to_string()),
+        _ => None,
+    };
+    alert.facts = facts(&[
+        ("key_id", "Key id", Some(key.id.clone())),
+        (
+            "aliases",
+            "Aliases",
+            (!view.aliases.is_empty()).then(|| view.aliases.join(", ")),
+        ),
+        ("class", "Class", Some(assessment.class.label().to_owned())),
+        ("state", "State", Some(key.state.clone())),
+        ("days_left", "Days left", days_left.clone()),
+        (
+            "material_valid_to",
+            "Material valid to",
+            assessment.evidence.material_valid_to.clone(),
+        ),
+        (
+            "deletion_date",
+            "Deletion date",
+            assessment.evidence.deletion_date.clone(),
+        ),
+        ("grants", "Grants", view.grants.map(|g| g.to_string())),
+    ]);
+    alert
+        .attributes
+        .insert("class", assessment.class.label().to_owned());
+    if let Some(days) = days_left {
+        alert.attributes.insert("days_left", days);
+    }
+    alert
+}
+
+/// What the scan did about one key's enforcement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Enforced {
+    Enabled { period_days: u32 },
+    WouldEnable { period_days: u32 },
+    /// Beyond the scan's cap of changes; the next scan continues.
+    Deferred,
+    Failed { error: String },
+}
+
+pub struct DigestInput<'a> {
+    pub assessed: &'a [(KeyView, Assessment)],
+    pub enforced: &'a BTreeMap<String, Enforced>,
+    pub counts: &'a BTreeMap<&'static str, usize>,
+    pub region: &'a str,
+    pub dry_run: bool,
+    /// Keys left out of the scan (described with an error).
+    pub unread: usize,
+}
+
+/// The scan's one digest: every finding, change and exemption.
+pub fn digest_alert(input: &DigestInput<'_>, source: &str, now: i64) -> Alert {
+    let mut with_findings: Vec<&(KeyView, Assessment)> = input
+        .assessed
+        .iter()
+        .filter(|(_, a)| !a.findings.is_empty())
+        .collect();
+    with_findings.sort_by_key(|(v, a)| (std::cmp::Reverse(a.severity()), v.key.id.clone()));
+    let severity = with_findings
+        .iter()
+        .filter_map(|(_, a)| a.severity())
+        .max()
+        .unwrap_or(Severity::Info)
+        .max(if input.unread > 0 {
+            Severity::Warning
+        } else {
+            Severity::Info
+        });
+
+    let mut lines = Vec::new();
+    for (view, assessment) in with_findings.iter().take(MAX_DIGEST_LINES) {
+        let findings: Vec<String> = assessment
+            .findings
+            .iter()
+            .map(Finding::explanation)
+            .collect();
+        lines.push(format!(
+            "- {} ({}, {}): {}",
+            view.display_name(),
+            view.key.id,
+            assessment.severity().unwrap_or(Severity::Info).as_str(),
+            findings.join("; ")
+        ));
+    }
+    if with_findings.len() > MAX_DIGEST_LINES {
+        lines.push(format!(
+            "- and {} more key(s); every key's evidence record is in the function's log",
+            with_findings.len() - MAX_DIGEST_LINES
+        ));
+    }
+
+    let mut changes = Vec::new();
+    for (key_id, enforced) in input.enforced {
+        changes.push(match enforced {
+            Enforced::Enabled { period_days } => {
+                format!("- {key_id}: automatic rotation enabled, every {period_days} days")
+            }
+            Enforced::WouldEnable { period_days } => format!(
+                "- {key_id}: would enable automatic rotation every {period_days} days (dry run)"
+            ),
+            Enforced::Deferred => format!("- {key_id}: rotation to be enabled by the next scan (this scan's cap of changes was reached)"),
+            Enforced::Failed { error } => format!("- {key_id}: enabling rotation FAILED: {error}"),
+        });
+    }
+    let exempt: Vec<String> = input
+        .assessed
+        .iter()
+        .filter(|(_, a)| a.exemption.is_some())
+        .map(|(v, a)| {
+            format!(
+                "- {} ({}): exempt, reason: {}",
+                v.display_name(),
+                v.key.id,
+                a.evidence
+                    .exemption_reason
+                    .as_deref()
+                    .unwrap_or("none given")
+            )
+        })
+        .collect();
+
+    let keys = input.assessed.len();
+    let attention = with_findings.len();
+    let mut alert = base(
+        severity,
+        "kms-key-scan-digest",
+        input.region,
+        source,
+        now,
+    );
+    alert.title = if attention == 0 {
+        format!("KMS key scan of {}: all {keys} key(s) compliant", input.region)
+    } else {
+        format!(
+            "KMS key scan of {}: {attention} of {keys} key(s) need attention",
+            input.region
+        )
+    };
+    let mut summary = String::new();
+    if lines.is_empty() {
+        summary.push_str("No key is outside its cryptoperiod, close to losing imported material, or pending deletion.\n");
+    } else {
+        summary.push_str(&format!("Findings:\n{}\n", lines.join("\n")));
+    }
+    if !changes.is_empty() {
+        summary.push_str(&format!("\nRotation enforcement:\n{}\n", changes.join("\n")));
+    }
+    if !exempt.is_empty() {
+        summary.push_str(&format!("\nExempt keys:\n{}\n", exempt.join("\n")));
+    }
+    if input.unread > 0 {
+        summary.push_str(&format!(
+            "\n{} key(s) could not be read and are missing from this scan; see the function's log.\n",
+            input.unread
+        ));
+    }
+    alert.summary = summary.trim_end().to_owned();
+    if attention > 0 {
+        alert.action = Some(if input.dry_run {
+            "Act on each key above; the separate alerts for expiring material and deletions say what to do. Set DRY_RUN=false to let the scan enable rotation where it is off or too long.".into()
+        } else {
+            "Act on each key above; the separate alerts for expiring material and deletions say what to do.".into()
+        });
+    }
+    alert.facts = input
+        .counts
+        .iter()
+        .map(|(class, n)| Fact::new(class, class, n.to_string()))
+        .collect();
+    alert
+        .attributes
+        .insert("dry_run", input.dry_run.to_string());
+    alert
+}
+
+/// The alert of a completed manual rotation: the alias moved to a new key.
+pub struct AliasRotated<'a> {
+    pub alias: &'a str,
+    pub previous_key: &'a str,
+    pub new_key: &'a str,
+    pub new_key_arn: &'a str,
+    pub resumed: bool,
+    /// The copied key policy names the previous key: it may need editing.
+    pub policy_names_previous_key: bool,
+}
+
+pub fn alias_rotated_alert(rotated: &AliasRotated<'_>, source: &str, now: i64) -> Alert {
+    let mut alert = base(
+        Severity::Info,
+        "kms-alias-rotated",
+        rotated.new_key_arn,
+        source,
+        now,
+    );
+    alert.attributes.insert("trigger", "request".into());
+    alert.title = format!("KMS alias {} now points at a new key", rotated.alias);
+    let mut summary = format!(
+        "{} was moved from key {} to its successor {}, made with the same key spec, usage, description, key policy and tags. The previous key stays enabled so that it can still decrypt and verify what it protected; it is tagged with its successor and nothing was scheduled for deletion.",
+        rotated.alias, rotated.previous_key, rotated.new_key
+    );
+    if rotated.resumed {
+        summary.push_str(" This completed a rotation that an earlier attempt had begun.");
+    }
+    alert.summary = summary;
+    let mut action = "Callers that name the alias use the new key from now on. Asymmetric decrypt and verify, and HMAC verification, must name the key that made the ciphertext, signature or MAC, not the alias. Anything that stores the previous key's id or ARN, and grants on it, still use the previous key.".to_owned();
+    if rotated.policy_names_previous_key {
+        action.push_str(" The copied key policy names the previous key: review it on the new key.");
+    }
+    alert.action = Some(action);
+    alert.facts = vec![
+        Fact::new("alias", "Alias", rotated.alias),
+        Fact::new("previous_key_id", "Previous key", rotated.previous_key),
+        Fact::new("new_key_id", "New key", rotated.new_key),
+    ];
+    alert
+}
+
+/// The counts by class and by enforcement outcome of a scan.
+pub fn enforced_counts(enforced: &BTreeMap<String, Enforced>) -> BTreeMap<&'static str, usize> {
+    let mut counts = BTreeMap::new();
+    for outcome in enforced.values() {
+        let name = match outcome {
+            Enforced::Enabled { .. } => "rotation_enabled",
+            Enforced::WouldEnable { .. } => "rotation_would_enable",
+            Enforced::Deferred => "rotation_deferred",
+            Enforced::Failed { .. } => "rotation_enable_failed",
+        };
+        *counts.entry(name).or_default() += 1;
+    }
+    counts
+}
+
+pub fn enforcement_period(enforcement: Enforcement) -> u32 {
+    match enforcement {
+        Enforcement::EnableRotation { period } => period.days(),
+    }
+}

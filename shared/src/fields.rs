@@ -1,0 +1,39 @@
+//! Lenient readers of fields in events from outside (EventBridge details, CloudTrail records):
+//! AWS documents some booleans as `TRUE`/`FALSE` strings while real events carry JSON booleans,
+//! and numbers arrive as either. A field of an unexpected type reads as absent, never as an error.
+
+use serde_json::Value;
+
+/// A value from an event, cut for quoting in an error or a log: the input may be of any size.
+pub fn quoted(input: &str) -> String {
+    crate::text::excerpt(input, crate::text::QUOTE_CHARS)
+}
+
+/// A non-blank string, or a number or boolean as text.
+pub fn text(detail: &Value, key: &str) -> Option<String> {
+    match detail.get(key)? {
+        Value::String(s) if !s.trim().is_empty() => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+/// A whole number, from a JSON number (rounded down) or a numeric string.
+pub fn number(detail: &Value, key: &str) -> Option<i64> {
+    match detail.get(key)? {
+        Value::Number(n) => n.as_i64().or_else(|| n.as_f64().map(|f| f.floor() as i64)),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+/// A boolean, from a JSON boolean or `true`/`false` in any case.
+pub fn flag(detail: &Value, key: &str) -> Option<bool> {
+    match detail.get(key)? {
+        Value::Bool(b) => Some(*b),
+        Value::String(s) if s.eq_ignore_ascii_case("true") => Some(true),
+        Value::String(s) if s.eq_ignore_ascii_case("false") => Some(false),
+        _ => None,
+    }
+}
