@@ -695,3 +695,6 @@ impl<K: KeyService, A: AlertSink> KeyRotation<K, A> {
         }))
     }
 }
+
+#[cfg(test)]
+mod tests;

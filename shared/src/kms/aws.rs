@@ -235,14 +235,14 @@ impl AwsKeyService {
                 let Some(id) = mapping.resource_arn().and_then(key_id_of_arn) else {
                     continue;
                 };
-                tags.insert(
-                    id.to_owned(),
-                    mapping
-                        .tags()
-                        .iter()
-                        .map(|t| (t.key().to_owned(), t.value().to_owned()))
-                        .collect(),
-                );
+                tags.entry(id.to_owned())
+                    .or_insert_with(BTreeMap::new)
+                    .extend(
+                        mapping
+                            .tags()
+                            .iter()
+                            .map(|t| (t.key().to_owned(), t.value().to_owned())),
+                    );
             }
         }
         Ok(tags)
