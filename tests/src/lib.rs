@@ -21,10 +21,17 @@ pub fn workspace_root() -> std::path::PathBuf {
 pub type Error = Box<dyn std::error::Error + Send + Sync>;
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// An event payload from `tests/fixtures/events/<name>.json`, shaped as AWS documents it.
+pub fn fixture(name: &str) -> Result<serde_json::Value> {
+    let path = workspace_root()
+        .join("tests/fixtures/events")
+        .join(format!("{name}.json"));
+    Ok(serde_json::from_str(&std::fs::read_to_string(path)?)?)
+}
+
 /// The event an EventBridge schedule delivers (`tests/fixtures/events/scheduled.json`).
 pub fn scheduled_event() -> Result<serde_json::Value> {
-    let path = workspace_root().join("tests/fixtures/events/scheduled.json");
-    Ok(serde_json::from_str(&std::fs::read_to_string(path)?)?)
+    fixture("scheduled")
 }
 
 /// What a function under test needs around it: moto in one region, an alert topic with a queue

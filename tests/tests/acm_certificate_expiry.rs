@@ -5,7 +5,7 @@ use e2e::certificates::{import, now, self_signed, Key, DAY};
 use e2e::inbox::{AlertInbox, ReceivedAlert};
 use e2e::moto::Moto;
 use e2e::runtime::{FunctionProcess, Invocation};
-use e2e::{workspace_root, TestEnvironment};
+use e2e::TestEnvironment;
 use serde_json::{json, Value};
 
 const FUNCTION: &str = "acm-certificate-expiry";
@@ -30,10 +30,7 @@ async fn setup(region: &str, extra_env: &[(&str, &str)]) -> Setup {
 }
 
 fn fixture(name: &str) -> Value {
-    let path = workspace_root()
-        .join("tests/fixtures/events")
-        .join(format!("{name}.json"));
-    serde_json::from_str(&std::fs::read_to_string(path).expect("fixture")).expect("fixture JSON")
+    e2e::fixture(name).expect("fixture")
 }
 
 fn date(epoch: i64) -> String {

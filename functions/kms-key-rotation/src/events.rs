@@ -266,7 +266,7 @@ pub fn event_alert(
             Severity::Critical,
             "kms-material-expired",
             key_arn,
-            format!("KMS key {}: imported key material expired, the key is unusable", key_name(key_arn)),
+            format!("KMS key {}: imported material expired; key unusable", key_name(key_arn)),
             "KMS deleted the key's imported material at its expiry. Every encrypt, decrypt, sign or verify with this key fails until the same material is imported again.".into(),
             Some(format!("Re-import the same key material now (`aws kms get-parameters-for-import --key-id {id} ...`, then `aws kms import-key-material --key-id {id} --import-type EXISTING_KEY_MATERIAL ...`), with a later expiry or none.", id = key_name(key_arn))),
             facts(&[
