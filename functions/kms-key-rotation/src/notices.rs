@@ -22,6 +22,14 @@ fn in_days(days: i64) -> String {
     }
 }
 
+/// `alias/name (key id)`, or the key id alone when it has no alias.
+fn named(view: &KeyView) -> String {
+    match view.aliases.first() {
+        Some(alias) => format!("{alias} ({})", view.key.id),
+        None => view.key.id.clone(),
+    }
+}
+
 fn base(severity: Severity, kind: &'static str, resource: &str, source: &str, now: i64) -> Alert {
     let mut alert = Alert {
         severity,
@@ -163,9 +171,8 @@ pub fn digest_alert(input: &DigestInput<'_>, source: &str, now: i64) -> Alert {
             .map(Finding::explanation)
             .collect();
         lines.push(format!(
-            "- {} ({}, {}): {}",
-            view.display_name(),
-            view.key.id,
+            "- {} [{}]: {}",
+            named(view),
             assessment.severity().unwrap_or(Severity::Info).as_str(),
             findings.join("; ")
         ));
@@ -196,9 +203,8 @@ pub fn digest_alert(input: &DigestInput<'_>, source: &str, now: i64) -> Alert {
         .filter(|(_, a)| a.exemption.is_some())
         .map(|(v, a)| {
             format!(
-                "- {} ({}): exempt, reason: {}",
-                v.display_name(),
-                v.key.id,
+                "- {}: exempt, reason: {}",
+                named(v),
                 a.evidence
                     .exemption_reason
                     .as_deref()

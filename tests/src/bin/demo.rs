@@ -1,7 +1,9 @@
 //! The local demo: starts moto, creates sample secrets, rotates them through the real function
 //! binary over the Lambda Runtime API, shows versions and stages before and after (values
 //! masked), then forces a failure and shows the alert that was published. Then imports
-//! certificates with different expiry dates and shows the alerts the daily scan sends.
+//! certificates with different expiry dates and shows the alerts the daily scan sends, takes IAM
+//! access keys through their lifecycle, rotates PostgreSQL logins, and scans KMS keys (enforcing
+//! rotation, warning of a key deleted while in use) and rotates a signing key by its alias.
 
 use e2e::certificates::{import, now, self_signed, Key, DAY};
 use e2e::moto::{Moto, REGION};
@@ -15,6 +17,7 @@ const FUNCTION: &str = "generic-secret-rotation";
 const CERTIFICATE_FUNCTION: &str = "acm-certificate-expiry";
 const KEY_ROTATOR: &str = "iam-access-key-rotator";
 const POSTGRES_ROTATION: &str = "postgres-rotation";
+const KMS_KEY_ROTATION: &str = "kms-key-rotation";
 
 #[tokio::main]
 async fn main() -> Result<()> {
@@ -26,8 +29,9 @@ async fn main() -> Result<()> {
     let certificate_alerts = certificate_demo(&environment).await?;
     let key_alerts = key_rotator_demo(&environment).await?;
     let logins = postgres_demo(&environment).await?;
+    let (kms_keys_changed, kms_alerts) = kms_demo(&environment).await?;
     println!(
-        "\nSummary: rotated {} secrets ({}) and {logins} database logins; {} rotation alert(s), {} certificate alert(s) and {} access key alert(s) sent.",
+        "\nSummary: rotated {} secrets ({}), {logins} database logins and {kms_keys_changed} KMS key(s); {} rotation alert(s), {} certificate alert(s), {} access key alert(s) and {kms_alerts} KMS key alert(s) sent.",
         rotated.len(),
         rotated.join(", "),
         rotation_alerts,
@@ -363,6 +367,123 @@ async fn postgres_demo(environment: &TestEnvironment) -> Result<usize> {
 }
 
 /// Versions and stages, with every value masked: the demo shows that values changed, never them.
+/// Four KMS keys (one without rotation, an exempt one, a signing key behind an alias, one pending
+/// deletion while an alias still points at it), the daily scan with enforcement on, then a
+/// manual rotation of the signing key's alias. Returns the keys changed and the alerts sent.
+async fn kms_demo(environment: &TestEnvironment) -> Result<(usize, usize)> {
+    use aws_sdk_kms::types::{KeySpec, KeyUsageType, Tag};
+    println!("\n== KMS keys: creating four, then the daily scan with DRY_RUN=false");
+    let kms = aws_sdk_kms::Client::new(&environment.sdk);
+    let create = |spec: KeySpec, usage: KeyUsageType, tags: Vec<(&'static str, &'static str)>| {
+        let kms = kms.clone();
+        async move {
+            let tags = tags
+                .into_iter()
+                .map(|(k, v)| Tag::builder().tag_key(k).tag_value(v).build())
+                .collect::<Result<Vec<_>, _>>()?;
+            let output = kms
+                .create_key()
+                .key_spec(spec)
+                .key_usage(usage)
+                .set_tags(Some(tags))
+                .send()
+                .await?;
+            let id = output
+                .key_metadata()
+                .map(|m| m.key_id().to_owned())
+                .ok_or("CreateKey returned no key")?;
+            Result::<String>::Ok(id)
+        }
+    };
+    let symmetric = || create(KeySpec::SymmetricDefault, KeyUsageType::EncryptDecrypt, vec![]);
+    let unrotated = symmetric().await?;
+    println!("  created {unrotated}  symmetric, automatic rotation off");
+    let exempt = create(
+        KeySpec::SymmetricDefault,
+        KeyUsageType::EncryptDecrypt,
+        vec![
+            ("key-rotation", "exempt"),
+            ("key-rotation-exempt-reason", "re-keyed by the vendor appliance"),
+        ],
+    )
+    .await?;
+    println!("  created {exempt}  symmetric, tagged exempt with a reason");
+    let signing = create(KeySpec::EccNistP256, KeyUsageType::SignVerify, vec![]).await?;
+    kms.create_alias()
+        .alias_name("alias/demo-signing")
+        .target_key_id(&signing)
+        .send()
+        .await?;
+    println!("  created {signing}  ECC signing key behind alias/demo-signing (manual rotation only)");
+    let doomed = symmetric().await?;
+    kms.create_alias()
+        .alias_name("alias/demo-orders")
+        .target_key_id(&doomed)
+        .send()
+        .await?;
+    kms.schedule_key_deletion()
+        .key_id(&doomed)
+        .pending_window_in_days(7)
+        .send()
+        .await?;
+    println!("  created {doomed}  behind alias/demo-orders, then scheduled it for deletion in 7 days");
+
+    let mut env = environment.env.clone();
+    env.push(("DRY_RUN".into(), "false".into()));
+    let mut function =
+        e2e::runtime::FunctionProcess::start(&e2e::binaries::function_binary(KMS_KEY_ROTATION)?, &env)
+            .await?;
+    let invoke = |result: Invocation| match result {
+        Invocation::Response(value) => Ok(value),
+        Invocation::Error {
+            error_type,
+            error_message,
+        } => Err(format!("{error_type}: {error_message}")),
+    };
+    let report = invoke(function.invoke(&e2e::scheduled_event()?).await?)?;
+    println!(
+        "  scan: {} keys, classes {}, findings {}, enforcement {}",
+        report["keys"], report["classes"], report["findings"], report["enforcement"]
+    );
+    let enabled = kms
+        .get_key_rotation_status()
+        .key_id(&unrotated)
+        .send()
+        .await?
+        .key_rotation_enabled();
+    println!("  automatic rotation of {unrotated} is now {}", if enabled { "on" } else { "off" });
+
+    println!("\n== KMS: rotating alias/demo-signing by hand (a new key, the alias moved)");
+    let rotated = invoke(
+        function
+            .invoke(&json!({"rotate_alias": "alias/demo-signing"}))
+            .await?,
+    )?;
+    println!(
+        "  alias/demo-signing: {} -> {} (the old key stays enabled for verification)",
+        rotated["previous_key_id"].as_str().unwrap_or("?"),
+        rotated["new_key_id"].as_str().unwrap_or("?")
+    );
+
+    let alerts = environment.inbox.drain().await?;
+    println!("\n== Alerts the KMS function sent: {}", alerts.len());
+    for alert in &alerts {
+        println!("  {}", alert.subject);
+    }
+    if let Some(digest) = alerts
+        .iter()
+        .find(|a| a.attributes.get("kind").map(String::as_str) == Some("kms-key-scan-digest"))
+    {
+        let document = digest.document()?;
+        println!(
+            "\n-- the digest --\n{}\n{}",
+            document["title"].as_str().unwrap_or(""),
+            document["summary"].as_str().unwrap_or("")
+        );
+    }
+    Ok((usize::from(enabled) + 1, alerts.len()))
+}
+
 fn print_versions(when: &str, snapshot: &SecretSnapshot) {
     println!("  versions {when}:");
     for (version, (stages, value)) in snapshot {
