@@ -15,6 +15,9 @@ use std::future::Future;
 pub const MAX_SUBJECT_CHARS: usize = 99;
 /// SNS allows at most 10 message attributes per message.
 pub const MAX_ATTRIBUTES: usize = 10;
+/// SNS takes at most 256 KiB a message, and a message carries the summary once per protocol
+/// (nine copies, seven of them JSON-escaped): a longer summary is cut, at a line, to this.
+pub const MAX_SUMMARY_CHARS: usize = 16_000;
 /// Version of the JSON document machines receive; bumped on an incompatible change.
 pub const SCHEMA: &str = "credential-alert/v1";
 
@@ -155,9 +158,32 @@ impl Alert {
         format!("{}...", &ascii[..MAX_SUBJECT_CHARS - 3])
     }
 
+    /// The summary within [`MAX_SUMMARY_CHARS`], cut after the last whole line that fits.
+    pub fn bounded_summary(&self) -> std::borrow::Cow<'_, str> {
+        if self.summary.chars().count() <= MAX_SUMMARY_CHARS {
+            return std::borrow::Cow::Borrowed(&self.summary);
+        }
+        let mut kept = String::new();
+        let mut left_out = 0;
+        for line in self.summary.lines() {
+            if left_out == 0 && kept.chars().count() + line.chars().count() < MAX_SUMMARY_CHARS - 100 {
+                kept.push_str(line);
+                kept.push('\n');
+            } else if kept.is_empty() {
+                // One line longer than the budget: keep its start.
+                kept.push_str(&crate::text::excerpt(line, MAX_SUMMARY_CHARS - 100));
+                kept.push('\n');
+            } else {
+                left_out += 1;
+            }
+        }
+        kept.push_str(&format!("... {left_out} more line(s) left out: the message would exceed SNS's size limit."));
+        std::borrow::Cow::Owned(kept)
+    }
+
     /// The text a person reads.
     pub fn text(&self) -> String {
-        let mut text = format!("{}\n\n{}\n", self.title, self.summary);
+        let mut text = format!("{}\n\n{}\n", self.title, self.bounded_summary());
         if let Some(action) = &self.action {
             text.push_str(&format!("\nWhat to do: {action}\n"));
         }
@@ -185,13 +211,14 @@ impl Alert {
                 )
             })
             .collect();
+        let summary = self.bounded_summary();
         let document = AlertDocument {
             schema: SCHEMA,
             severity: self.severity,
             kind: self.kind,
             resource: &self.resource,
             title: &self.title,
-            summary: &self.summary,
+            summary: &summary,
             action: self.action.as_deref(),
             details,
             attributes: &self.attributes,
@@ -377,6 +404,25 @@ mod tests {
             source: "generic-secret-rotation".into(),
             time: "2026-11-22T10:00:00Z".into(),
         }
+    }
+
+    #[test]
+    fn a_long_summary_is_cut_at_a_line_so_the_message_fits_sns() {
+        let mut alert = sample();
+        alert.summary = (0..2000)
+            .map(|i| format!("- key {i:04}: {}", "x".repeat(200)))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let rendered = alert.render();
+        assert!(rendered.message.len() < 256 * 1024, "{}", rendered.message.len());
+        let summary = alert.bounded_summary();
+        assert!(summary.chars().count() <= MAX_SUMMARY_CHARS);
+        assert!(summary.starts_with("- key 0000: "));
+        assert!(summary.ends_with("more line(s) left out: the message would exceed SNS's size limit."));
+        alert.summary = "y".repeat(100_000);
+        assert!(alert.bounded_summary().starts_with("yyy"));
+        alert.summary = "short".into();
+        assert_eq!(alert.bounded_summary(), "short");
     }
 
     #[test]

@@ -10,8 +10,21 @@ use shared::kms::policy::{Assessment, Enforcement, Finding};
 use shared::kms::KeyView;
 use std::collections::BTreeMap;
 
-/// Lines of the digest listing findings; the rest are counted.
-pub const MAX_DIGEST_LINES: usize = 50;
+/// Lines of each list of the digest (findings, changes, exemptions); the rest are counted, and
+/// every key's evidence record is in the log.
+pub const MAX_DIGEST_LINES: usize = 30;
+
+/// The first lines of a list, and a count of the rest.
+fn capped(mut lines: Vec<String>, what: &str) -> Vec<String> {
+    if lines.len() > MAX_DIGEST_LINES {
+        let more = lines.len() - MAX_DIGEST_LINES;
+        lines.truncate(MAX_DIGEST_LINES);
+        lines.push(format!(
+            "- and {more} more {what}; every key's evidence record is in the function's log"
+        ));
+    }
+    lines
+}
 
 fn in_days(days: i64) -> String {
     match days {
@@ -163,26 +176,25 @@ pub fn digest_alert(input: &DigestInput<'_>, source: &str, now: i64) -> Alert {
             Severity::Info
         });
 
-    let mut lines = Vec::new();
-    for (view, assessment) in with_findings.iter().take(MAX_DIGEST_LINES) {
-        let findings: Vec<String> = assessment
-            .findings
+    let lines = capped(
+        with_findings
             .iter()
-            .map(Finding::explanation)
-            .collect();
-        lines.push(format!(
-            "- {} [{}]: {}",
-            named(view),
-            assessment.severity().unwrap_or(Severity::Info).as_str(),
-            findings.join("; ")
-        ));
-    }
-    if with_findings.len() > MAX_DIGEST_LINES {
-        lines.push(format!(
-            "- and {} more key(s); every key's evidence record is in the function's log",
-            with_findings.len() - MAX_DIGEST_LINES
-        ));
-    }
+            .map(|(view, assessment)| {
+                let findings: Vec<String> = assessment
+                    .findings
+                    .iter()
+                    .map(Finding::explanation)
+                    .collect();
+                format!(
+                    "- {} [{}]: {}",
+                    named(view),
+                    assessment.severity().unwrap_or(Severity::Info).as_str(),
+                    findings.join("; ")
+                )
+            })
+            .collect(),
+        "key(s)",
+    );
 
     let mut changes = Vec::new();
     for (key_id, enforced) in input.enforced {
@@ -197,6 +209,7 @@ pub fn digest_alert(input: &DigestInput<'_>, source: &str, now: i64) -> Alert {
             Enforced::Failed { error } => format!("- {key_id}: enabling rotation FAILED: {error}"),
         });
     }
+    let changes = capped(changes, "change(s)");
     let exempt: Vec<String> = input
         .assessed
         .iter()
@@ -212,6 +225,7 @@ pub fn digest_alert(input: &DigestInput<'_>, source: &str, now: i64) -> Alert {
             )
         })
         .collect();
+    let exempt = capped(exempt, "exempt key(s)");
 
     let keys = input.assessed.len();
     let attention = with_findings.len();
@@ -327,5 +341,142 @@ pub fn enforced_counts(enforced: &BTreeMap<String, Enforced>) -> BTreeMap<&'stat
 pub fn enforcement_period(enforcement: Enforcement) -> u32 {
     match enforcement {
         Enforcement::EnableRotation { period } => period.days(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use shared::config::Env;
+    use shared::kms::policy::{assess, Policy};
+    use shared::kms::{KeyMetadata, RotationStatus};
+
+    const NOW: i64 = 1_795_348_800;
+    const DAY: i64 = 86_400;
+
+    fn view(id: &str, state: &str, alias: Option<&str>) -> KeyView {
+        KeyView {
+            key: KeyMetadata {
+                id: id.into(),
+                arn: format!("arn:aws:kms:eu-west-1:111122223333:key/{id}"),
+                state: state.into(),
+                origin: "AWS_KMS".into(),
+                spec: "SYMMETRIC_DEFAULT".into(),
+                usage: "ENCRYPT_DECRYPT".into(),
+                created: NOW - 10 * DAY,
+                deletion_date: (state == "PendingDeletion").then_some(NOW + 6 * DAY + 60),
+                ..KeyMetadata::default()
+            },
+            aliases: alias.map(|a| vec![a.to_owned()]).unwrap_or_default(),
+            rotation: Some(RotationStatus::default()),
+            grants: Some(0),
+            ..KeyView::default()
+        }
+    }
+
+    fn assessed(views: Vec<KeyView>) -> Vec<(KeyView, Assessment)> {
+        let policy = Policy::from_env(&Env::default()).unwrap();
+        views
+            .into_iter()
+            .map(|v| {
+                let a = assess(&v, &policy, NOW);
+                (v, a)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_key_pending_deletion_in_use_pages_with_the_date_and_what_to_do() {
+        let keys = assessed(vec![view("k-1", "PendingDeletion", Some("alias/orders"))]);
+        let (v, a) = &keys[0];
+        let alert = key_alert(v, a, &a.findings[0], "kms-key-rotation", NOW);
+        assert_eq!(alert.subject(), "[CRITICAL] KMS key alias/orders is pending deletion but still in use");
+        assert_eq!(alert.attributes["days_left"], "6");
+        assert_eq!(alert.attributes["trigger"], "scan");
+        assert!(alert.action.as_deref().unwrap().contains("cancel-key-deletion --key-id k-1"));
+        assert!(alert.text().contains("Aliases: alias/orders"));
+    }
+
+    #[test]
+    fn the_digest_lists_findings_changes_and_exemptions() {
+        let mut exempt = view("k-3", "Enabled", None);
+        exempt.tags.insert("key-rotation".into(), "exempt".into());
+        exempt
+            .tags
+            .insert("key-rotation-exempt-reason".into(), "ticket CHG-7".into());
+        let keys = assessed(vec![view("k-1", "Enabled", Some("alias/app")), view("k-2", "Enabled", None), exempt]);
+        let enforced = BTreeMap::from([
+            ("k-1".to_owned(), Enforced::Enabled { period_days: 365 }),
+            ("k-2".to_owned(), Enforced::Failed { error: "AccessDenied".into() }),
+        ]);
+        let counts = BTreeMap::from([("automatic", 3)]);
+        let digest = digest_alert(
+            &DigestInput {
+                assessed: &keys,
+                enforced: &enforced,
+                counts: &counts,
+                region: "eu-west-1",
+                dry_run: false,
+                unread: 1,
+            },
+            "kms-key-rotation",
+            NOW,
+        );
+        assert_eq!(digest.subject(), "[WARNING] KMS key scan of eu-west-1: 2 of 3 key(s) need attention");
+        assert!(digest.summary.contains("- alias/app (k-1) [warning]: has automatic rotation turned off"));
+        assert!(digest.summary.contains("- k-1: automatic rotation enabled, every 365 days"));
+        assert!(digest.summary.contains("- k-2: enabling rotation FAILED: AccessDenied"));
+        assert!(digest.summary.contains("- k-3: exempt, reason: ticket CHG-7"));
+        assert!(digest.summary.contains("1 key(s) could not be read"));
+        assert_eq!(digest.attributes["dry_run"], "false");
+    }
+
+    #[test]
+    fn an_all_compliant_scan_still_sends_its_digest_as_info() {
+        let mut compliant = view("k-1", "Enabled", None);
+        compliant.rotation = Some(RotationStatus {
+            enabled: true,
+            period_days: Some(365),
+            ..RotationStatus::default()
+        });
+        let keys = assessed(vec![compliant]);
+        let digest = digest_alert(
+            &DigestInput {
+                assessed: &keys,
+                enforced: &BTreeMap::new(),
+                counts: &BTreeMap::new(),
+                region: "eu-west-1",
+                dry_run: true,
+                unread: 0,
+            },
+            "f",
+            NOW,
+        );
+        assert_eq!(digest.severity, Severity::Info);
+        assert_eq!(digest.title, "KMS key scan of eu-west-1: all 1 key(s) compliant");
+        assert_eq!(digest.action, None);
+    }
+
+    #[test]
+    fn digests_of_large_accounts_stay_readable() {
+        let views: Vec<KeyView> = (0..MAX_DIGEST_LINES + 7)
+            .map(|i| view(&format!("k-{i:03}"), "Enabled", None))
+            .collect();
+        let keys = assessed(views);
+        let digest = digest_alert(
+            &DigestInput {
+                assessed: &keys,
+                enforced: &BTreeMap::new(),
+                counts: &BTreeMap::new(),
+                region: "eu-west-1",
+                dry_run: true,
+                unread: 0,
+            },
+            "f",
+            NOW,
+        );
+        assert_eq!(digest.summary.lines().filter(|l| l.starts_with("- k-")).count(), MAX_DIGEST_LINES);
+        assert!(digest.summary.contains("- and 7 more key(s); every key's evidence record"));
+        assert!(digest.action.unwrap().contains("DRY_RUN=false"));
     }
 }

@@ -16,6 +16,7 @@ const COLD_STARTS: usize = 10;
 const WARM_ROTATIONS: usize = 50;
 const SCANNED_CERTIFICATES: usize = 1000;
 const SWEPT_USERS: usize = 2000;
+const SCANNED_KEYS: usize = 2000;
 /// A Lambda function may run 15 minutes; so may a sweep here.
 const LONG_RUN: Duration = Duration::from_secs(900);
 
@@ -37,6 +38,7 @@ async fn main() -> Result<()> {
         "acm-certificate-expiry" => scan_rows(sdk, &binary, env).await?,
         "iam-access-key-rotator" => sweep_rows(sdk, &binary, env).await?,
         "postgres-rotation" => postgres_rows(sdk, &binary, env).await?,
+        "kms-key-rotation" => kms_rows(sdk, &binary, env).await?,
         other => return Err(format!("no benchmark for {other}").into()),
     };
     rows.push(size_row("bootstrap binary", &binary)?);
@@ -273,6 +275,131 @@ async fn sweep_rows(
     ));
     rows.push(memory_row(
         "peak RSS, after 3 sweeps",
+        peak_rss_kib(&function)?,
+    ));
+    Ok(rows)
+}
+
+/// A daily scan (dry run, so repeated scans do the same work) of an account of 2,000 keys:
+/// symmetric keys with and without rotation, signing keys behind aliases, HMAC keys, and keys
+/// pending deletion. moto creates every key today, so no key is old enough to need its
+/// rotation history: that is the third call per key the policy tests cover.
+async fn kms_rows(
+    sdk: &aws_config::SdkConfig,
+    binary: &Path,
+    env: &[(String, String)],
+) -> Result<Vec<Row>> {
+    use aws_sdk_kms::types::{KeySpec, KeyUsageType};
+    let kms = aws_sdk_kms::Client::new(sdk);
+    stream::iter(0..SCANNED_KEYS)
+        .map(|i| {
+            let kms = kms.clone();
+            async move {
+                let (spec, usage) = match i % 10 {
+                    0 => (KeySpec::EccNistP256, KeyUsageType::SignVerify),
+                    1 => (KeySpec::Hmac256, KeyUsageType::GenerateVerifyMac),
+                    _ => (KeySpec::SymmetricDefault, KeyUsageType::EncryptDecrypt),
+                };
+                let key = kms.create_key().key_spec(spec).key_usage(usage).send().await?;
+                let id = key.key_metadata().map(|m| m.key_id().to_owned()).ok_or("no key")?;
+                match i % 10 {
+                    0 => {
+                        kms.create_alias()
+                            .alias_name(format!("alias/bench-signing-{i}"))
+                            .target_key_id(&id)
+                            .send()
+                            .await?;
+                    }
+                    2..=5 => {
+                        kms.enable_key_rotation().key_id(&id).send().await?;
+                    }
+                    9 if i % 100 == 9 => {
+                        kms.schedule_key_deletion()
+                            .key_id(&id)
+                            .pending_window_in_days(30)
+                            .send()
+                            .await?;
+                    }
+                    _ => {}
+                }
+                Ok::<(), e2e::Error>(())
+            }
+        })
+        .buffer_unordered(8)
+        .try_collect::<Vec<()>>()
+        .await?;
+    let scheduled = e2e::scheduled_event()?;
+    let with_share = |percent: &str| {
+        let mut env = env.to_vec();
+        env.push(("KMS_QUOTA_SHARE_PERCENT".into(), percent.into()));
+        env
+    };
+    let mut rows = Vec::new();
+    let mut function = FunctionProcess::start(binary, &with_share("10")).await?;
+    let report = expect_ok(function.invoke_within(scheduled.to_string(), LONG_RUN).await?)?;
+    rows.push(timing_row(
+        &format!("cold scan of {SCANNED_KEYS} keys (process start to response), KMS_QUOTA_SHARE_PERCENT=10"),
+        &[function.started().elapsed()],
+    ));
+    let warm = timed_runs(&mut function, &scheduled, 2).await?;
+    rows.push(timing_row(
+        &format!("warm scan of {SCANNED_KEYS} keys, KMS_QUOTA_SHARE_PERCENT=10 (default)"),
+        &warm,
+    ));
+    let mut generous = FunctionProcess::start(binary, &with_share("50")).await?;
+    let fast = timed_runs(&mut generous, &scheduled, 3).await?;
+    rows.push(timing_row(
+        &format!("warm scan of {SCANNED_KEYS} keys, KMS_QUOTA_SHARE_PERCENT=50"),
+        &fast,
+    ));
+
+    let keys = report["keys"].as_u64().unwrap_or(0).max(1) as f64;
+    let calls = report["calls"].as_object().cloned().unwrap_or_default();
+    let count = |op: &str| calls.get(op).and_then(Value::as_u64).unwrap_or(0);
+    let listings = count("ListKeys") + count("ListAliases") + count("GetResources");
+    let per_key: u64 = calls.values().filter_map(Value::as_u64).sum::<u64>() - listings;
+    rows.push((
+        format!("calls per key beyond the listings ({per_key} for {keys} keys)"),
+        format!("{:.3}", per_key as f64 / keys),
+        String::new(),
+        String::new(),
+    ));
+    rows.push((
+        "listing pages (ListKeys + ListAliases + GetResources)".into(),
+        listings.to_string(),
+        String::new(),
+        String::new(),
+    ));
+    let seconds = median(&warm).as_secs_f64().max(f64::EPSILON);
+    for op in ["DescribeKey", "GetKeyRotationStatus", "ListKeyRotations", "ListGrants"] {
+        let limit = report["rate_limits"][op].as_f64().unwrap_or(0.0);
+        rows.push((
+            format!("{op} calls per scan"),
+            count(op).to_string(),
+            String::new(),
+            String::new(),
+        ));
+        rows.push((
+            format!("{op} mean rate over a warm scan (its limit: {limit:.0}/s)"),
+            format!("{:.0}/s", count(op) as f64 / seconds),
+            String::new(),
+            String::new(),
+        ));
+    }
+    rows.push((
+        "chain of calls that wait on each other, per key".into(),
+        "DescribeKey, then the class's reads in parallel".into(),
+        String::new(),
+        String::new(),
+    ));
+    rows.push((
+        "classes".into(),
+        report["classes"].to_string(),
+        String::new(),
+        String::new(),
+    ));
+    rows.push(memory_row(
+        "peak RSS, after 3 scans",
         peak_rss_kib(&function)?,
     ));
     Ok(rows)
