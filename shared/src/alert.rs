@@ -166,7 +166,9 @@ impl Alert {
         let mut kept = String::new();
         let mut left_out = 0;
         for line in self.summary.lines() {
-            if left_out == 0 && kept.chars().count() + line.chars().count() < MAX_SUMMARY_CHARS - 100 {
+            if left_out == 0
+                && kept.chars().count() + line.chars().count() < MAX_SUMMARY_CHARS - 100
+            {
                 kept.push_str(line);
                 kept.push('\n');
             } else if kept.is_empty() {
@@ -177,7 +179,9 @@ impl Alert {
                 left_out += 1;
             }
         }
-        kept.push_str(&format!("... {left_out} more line(s) left out: the message would exceed SNS's size limit."));
+        kept.push_str(&format!(
+            "... {left_out} more line(s) left out: the message would exceed SNS's size limit."
+        ));
         std::borrow::Cow::Owned(kept)
     }
 
@@ -414,11 +418,17 @@ mod tests {
             .collect::<Vec<_>>()
             .join("\n");
         let rendered = alert.render();
-        assert!(rendered.message.len() < 256 * 1024, "{}", rendered.message.len());
+        assert!(
+            rendered.message.len() < 256 * 1024,
+            "{}",
+            rendered.message.len()
+        );
         let summary = alert.bounded_summary();
         assert!(summary.chars().count() <= MAX_SUMMARY_CHARS);
         assert!(summary.starts_with("- key 0000: "));
-        assert!(summary.ends_with("more line(s) left out: the message would exceed SNS's size limit."));
+        assert!(
+            summary.ends_with("more line(s) left out: the message would exceed SNS's size limit.")
+        );
         alert.summary = "y".repeat(100_000);
         assert!(alert.bounded_summary().starts_with("yyy"));
         alert.summary = "short".into();

@@ -196,12 +196,26 @@ mod tests {
 
     #[test]
     fn tags_are_key_equals_value_or_disabled() {
-        let e = env(&[("T", " team = sre "), ("N", "none"), ("B", "novalue"), ("K", "=x")]);
-        assert_eq!(e.tag_or("T", "a=b"), Ok(Some(("team".into(), "sre".into()))));
+        let e = env(&[
+            ("T", " team = sre "),
+            ("N", "none"),
+            ("B", "novalue"),
+            ("K", "=x"),
+        ]);
+        assert_eq!(
+            e.tag_or("T", "a=b"),
+            Ok(Some(("team".into(), "sre".into())))
+        );
         assert_eq!(e.tag_or("UNSET", "a=b"), Ok(Some(("a".into(), "b".into()))));
         assert_eq!(e.tag_or("N", "a=b"), Ok(None));
-        assert!(matches!(e.tag_or("B", "a=b"), Err(ConfigError::Invalid { name: "B", .. })));
-        assert!(matches!(e.tag_or("K", "a=b"), Err(ConfigError::Invalid { name: "K", .. })));
+        assert!(matches!(
+            e.tag_or("B", "a=b"),
+            Err(ConfigError::Invalid { name: "B", .. })
+        ));
+        assert!(matches!(
+            e.tag_or("K", "a=b"),
+            Err(ConfigError::Invalid { name: "K", .. })
+        ));
     }
 
     #[test]

@@ -2,7 +2,29 @@
 //! AWS documents some booleans as `TRUE`/`FALSE` strings while real events carry JSON booleans,
 //! and numbers arrive as either. A field of an unexpected type reads as absent, never as an error.
 
+use aws_lambda_events::eventbridge::EventBridgeEvent;
 use serde_json::Value;
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum EnvelopeError {
+    #[error("the event is not an EventBridge event: {0}")]
+    NotEventBridge(String),
+    #[error("the {detail_type:?} event's detail is not a JSON object")]
+    DetailNotObject { detail_type: String },
+}
+
+/// The EventBridge envelope of an event, its `detail` an object.
+pub fn eventbridge(payload: &Value) -> Result<EventBridgeEvent<Value>, EnvelopeError> {
+    // serde quotes the offending value: cut it, the input may be of any size.
+    let event: EventBridgeEvent<Value> = serde_json::from_value(payload.clone())
+        .map_err(|error| EnvelopeError::NotEventBridge(quoted(&error.to_string())))?;
+    if !event.detail.is_object() {
+        return Err(EnvelopeError::DetailNotObject {
+            detail_type: quoted(&event.detail_type),
+        });
+    }
+    Ok(event)
+}
 
 /// A value from an event, cut for quoting in an error or a log: the input may be of any size.
 pub fn quoted(input: &str) -> String {

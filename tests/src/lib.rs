@@ -65,6 +65,17 @@ impl TestEnvironment {
 
     /// Starts the workspace's build of `function` in this environment.
     pub async fn start(&self, function: &str) -> Result<runtime::FunctionProcess> {
-        runtime::FunctionProcess::start(&binaries::function_binary(function)?, &self.env).await
+        self.start_with(function, &[]).await
+    }
+
+    /// Starts `function` with `settings` added to this environment.
+    pub async fn start_with(
+        &self,
+        function: &str,
+        settings: &[(&str, &str)],
+    ) -> Result<runtime::FunctionProcess> {
+        let mut env = self.env.clone();
+        env.extend(settings.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        runtime::FunctionProcess::start(&binaries::function_binary(function)?, &env).await
     }
 }

@@ -51,11 +51,10 @@ fn scheduled() -> Value {
 
 impl Setup {
     async fn start(&self, settings: &[(&str, &str)]) -> FunctionProcess {
-        let mut env = self.environment.env.clone();
-        env.extend(settings.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-        FunctionProcess::start(&e2e::binaries::function_binary(FUNCTION).unwrap(), &env)
+        self.environment
+            .start_with(FUNCTION, settings)
             .await
-            .unwrap()
+            .expect("function started")
     }
 
     async fn user(&self, name: &str, tags: &[(&str, &str)], keys: usize) -> String {

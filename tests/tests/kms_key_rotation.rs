@@ -31,11 +31,10 @@ async fn setup(region: &str) -> Setup {
 
 impl Setup {
     async fn start(&self, settings: &[(&str, &str)]) -> FunctionProcess {
-        let mut env = self.environment.env.clone();
-        env.extend(settings.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-        FunctionProcess::start(&e2e::binaries::function_binary(FUNCTION).unwrap(), &env)
+        self.environment
+            .start_with(FUNCTION, settings)
             .await
-            .unwrap()
+            .expect("function started")
     }
 
     async fn key(&self, spec: KeySpec, usage: KeyUsageType, tags: &[(&str, &str)]) -> String {
@@ -59,8 +58,12 @@ impl Setup {
     }
 
     async fn symmetric(&self, tags: &[(&str, &str)]) -> String {
-        self.key(KeySpec::SymmetricDefault, KeyUsageType::EncryptDecrypt, tags)
-            .await
+        self.key(
+            KeySpec::SymmetricDefault,
+            KeyUsageType::EncryptDecrypt,
+            tags,
+        )
+        .await
     }
 
     async fn alias(&self, name: &str, key: &str) {
@@ -114,15 +117,19 @@ impl Setup {
     }
 }
 
-fn response(result: Invocation, function: &FunctionProcess) -> Value {
-    match result {
+/// Invokes the function and returns its response; fails the test with its output otherwise.
+async fn succeed(function: &mut FunctionProcess, payload: &Value) -> Value {
+    match function.invoke(payload).await.unwrap() {
         Invocation::Response(value) => value,
         other => panic!("invocation failed: {other:?}\n{}", function.output()),
     }
 }
 
 fn kinds(alerts: &[ReceivedAlert]) -> Vec<String> {
-    let mut kinds: Vec<String> = alerts.iter().map(|a| a.attributes["kind"].clone()).collect();
+    let mut kinds: Vec<String> = alerts
+        .iter()
+        .map(|a| a.attributes["kind"].clone())
+        .collect();
     kinds.sort();
     kinds
 }
@@ -142,7 +149,10 @@ async fn the_daily_scan_enforces_rotation_and_pages_about_keys_deleted_while_in_
     let exempt = s
         .symmetric(&[
             ("key-rotation", "exempt"),
-            ("key-rotation-exempt-reason", "vendor appliance re-keys itself"),
+            (
+                "key-rotation-exempt-reason",
+                "vendor appliance re-keys itself",
+            ),
         ])
         .await;
     let signing = s
@@ -163,10 +173,7 @@ async fn the_daily_scan_enforces_rotation_and_pages_about_keys_deleted_while_in_
     }
 
     let mut function = s.start(&[("DRY_RUN", "false")]).await;
-    let report = response(
-        function.invoke(&e2e::scheduled_event().unwrap()).await.unwrap(),
-        &function,
-    );
+    let report = succeed(&mut function, &e2e::scheduled_event().unwrap()).await;
     assert_eq!(report["keys"], 6, "{report}");
     assert_eq!(
         report["classes"],
@@ -182,7 +189,11 @@ async fn the_daily_scan_enforces_rotation_and_pages_about_keys_deleted_while_in_
     let alerts = s.alerts().await;
     assert_eq!(
         kinds(&alerts),
-        ["kms-key-deletion-in-use", "kms-key-pending-deletion", "kms-key-scan-digest"]
+        [
+            "kms-key-deletion-in-use",
+            "kms-key-pending-deletion",
+            "kms-key-scan-digest"
+        ]
     );
     let critical = alerts
         .iter()
@@ -216,7 +227,11 @@ async fn the_daily_scan_enforces_rotation_and_pages_about_keys_deleted_while_in_
         .iter()
         .find(|a| a.attributes["kind"] == "kms-key-pending-deletion")
         .unwrap();
-    assert!(warning.subject.starts_with("[WARNING] KMS key "), "{}", warning.subject);
+    assert!(
+        warning.subject.starts_with("[WARNING] KMS key "),
+        "{}",
+        warning.subject
+    );
     assert!(warning.document().unwrap()["summary"]
         .as_str()
         .unwrap()
@@ -233,8 +248,16 @@ async fn the_daily_scan_enforces_rotation_and_pages_about_keys_deleted_while_in_
         .as_str()
         .unwrap()
         .to_owned();
-    assert!(summary.contains(&format!("- {unrotated}: automatic rotation enabled, every 365 days")), "{summary}");
-    assert!(summary.contains("exempt, reason: vendor appliance re-keys itself"), "{summary}");
+    assert!(
+        summary.contains(&format!(
+            "- {unrotated}: automatic rotation enabled, every 365 days"
+        )),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("exempt, reason: vendor appliance re-keys itself"),
+        "{summary}"
+    );
     assert_eq!(digest.attributes["dry_run"], "false");
 
     // One evidence record per key in the log, as an auditor would take it.
@@ -246,17 +269,20 @@ async fn the_daily_scan_enforces_rotation_and_pages_about_keys_deleted_while_in_
         .map(|line| serde_json::from_str(line["fields"]["evidence"].as_str().unwrap()).unwrap())
         .collect();
     assert_eq!(evidence.len(), 6);
-    let record = evidence.iter().find(|e| e["key_id"] == exempt.as_str()).unwrap();
+    let record = evidence
+        .iter()
+        .find(|e| e["key_id"] == exempt.as_str())
+        .unwrap();
     assert_eq!(record["exempt"], true);
-    assert_eq!(record["exemption_reason"], "vendor appliance re-keys itself");
+    assert_eq!(
+        record["exemption_reason"],
+        "vendor appliance re-keys itself"
+    );
     assert_eq!(record["cryptoperiod_days"], 365);
     assert_eq!(record["last_rotation_source"], "key-creation");
 
     // The next day's scan finds rotation on and changes nothing more.
-    let again = response(
-        function.invoke(&e2e::scheduled_event().unwrap()).await.unwrap(),
-        &function,
-    );
+    let again = succeed(&mut function, &e2e::scheduled_event().unwrap()).await;
     assert_eq!(again["enforcement"], json!({}));
 }
 
@@ -265,10 +291,7 @@ async fn by_default_the_scan_is_a_dry_run_that_changes_nothing() {
     let s = setup("ap-southeast-2").await;
     let unrotated = s.symmetric(&[]).await;
     let mut function = s.start(&[]).await;
-    let report = response(
-        function.invoke(&e2e::scheduled_event().unwrap()).await.unwrap(),
-        &function,
-    );
+    let report = succeed(&mut function, &e2e::scheduled_event().unwrap()).await;
     assert_eq!(report["dry_run"], true);
     assert_eq!(report["enforcement"], json!({"rotation_would_enable": 1}));
     assert!(!s.rotation_enabled(&unrotated).await);
@@ -285,9 +308,7 @@ async fn rotate_now_rotates_once_and_refuses_unknown_or_ineligible_keys_without_
     let s = setup("ca-central-1").await;
     let key = s.symmetric(&[]).await;
     s.alias("alias/payments", &key).await;
-    let signing = s
-        .key(KeySpec::Rsa2048, KeyUsageType::SignVerify, &[])
-        .await;
+    let signing = s.key(KeySpec::Rsa2048, KeyUsageType::SignVerify, &[]).await;
     let mut function = s.start(&[]).await;
 
     // Every name must resolve, or nothing is done.
@@ -309,30 +330,26 @@ async fn rotate_now_rotates_once_and_refuses_unknown_or_ineligible_keys_without_
     assert_eq!(s.rotations(&key).await, 0);
 
     // By alias: resolved to the key id (KMS refuses aliases here).
-    let rotated = response(
-        function
-            .invoke(&json!({"rotate_now": ["alias/payments"]}))
-            .await
-            .unwrap(),
-        &function,
-    );
+    let rotated = succeed(&mut function, &json!({"rotate_now": ["alias/payments"]})).await;
     assert_eq!(rotated["rotated"], json!([key]));
     assert_eq!(s.rotations(&key).await, 1);
     // A retry within the day is answered as done, and uses none of the 25.
-    let repeated = response(
-        function
-            .invoke(&json!({"rotate_now": [key]}))
-            .await
-            .unwrap(),
-        &function,
-    );
+    let repeated = succeed(&mut function, &json!({"rotate_now": [key]})).await;
     assert_eq!(repeated["rotated"], json!([]));
     assert_eq!(repeated["already_rotated"][0]["key_id"], key.as_str());
     assert_eq!(s.rotations(&key).await, 1);
 
-    for bad in [json!({"rotate_now": "x"}), json!({"rotate_now": ["../etc"]}), json!([1, 2])] {
+    for bad in [
+        json!({"rotate_now": "x"}),
+        json!({"rotate_now": ["../etc"]}),
+        json!([1, 2]),
+    ] {
         let result = function.invoke(&bad).await.unwrap();
-        assert_eq!(result.error_type(), Some("InvalidRequest"), "{bad}: {result:?}");
+        assert_eq!(
+            result.error_type(),
+            Some("InvalidRequest"),
+            "{bad}: {result:?}"
+        );
     }
 }
 
@@ -340,7 +357,11 @@ async fn rotate_now_rotates_once_and_refuses_unknown_or_ineligible_keys_without_
 async fn rotate_alias_moves_the_alias_to_a_copy_and_keeps_the_old_key_for_decryption() {
     let s = setup("sa-east-1").await;
     let old = s
-        .key(KeySpec::Rsa2048, KeyUsageType::SignVerify, &[("team", "payments")])
+        .key(
+            KeySpec::Rsa2048,
+            KeyUsageType::SignVerify,
+            &[("team", "payments")],
+        )
         .await;
     let policy = json!({"Version": "2012-10-17", "Id": "signing", "Statement": [{
         "Sid": "Enable IAM User Permissions", "Effect": "Allow",
@@ -357,18 +378,18 @@ async fn rotate_alias_moves_the_alias_to_a_copy_and_keeps_the_old_key_for_decryp
     s.alias("alias/signing", &old).await;
     let mut function = s.start(&[]).await;
 
-    let result = response(
-        function
-            .invoke(&json!({"rotate_alias": "alias/signing"}))
-            .await
-            .unwrap(),
-        &function,
-    );
+    let result = succeed(&mut function, &json!({"rotate_alias": "alias/signing"})).await;
     let new = result["new_key_id"].as_str().unwrap().to_owned();
     assert_ne!(new, old);
     assert_eq!(result["resumed"], false);
 
-    let described = s.kms.describe_key().key_id("alias/signing").send().await.unwrap();
+    let described = s
+        .kms
+        .describe_key()
+        .key_id("alias/signing")
+        .send()
+        .await
+        .unwrap();
     let metadata = described.key_metadata().unwrap();
     assert_eq!(metadata.key_id(), new);
     assert_eq!(metadata.key_spec(), Some(&KeySpec::Rsa2048));
@@ -400,24 +421,32 @@ async fn rotate_alias_moves_the_alias_to_a_copy_and_keeps_the_old_key_for_decryp
     let new_tags = tags(new.clone()).await;
     assert_eq!(new_tags["team"], "payments");
     assert_eq!(new_tags["credential-rotation/supersedes"], old);
-    assert_eq!(tags(old.clone()).await["credential-rotation/superseded-by"], new);
+    assert_eq!(
+        tags(old.clone()).await["credential-rotation/superseded-by"],
+        new
+    );
     // The old key stays enabled for verification; nothing is scheduled for deletion.
     let old_state = s.kms.describe_key().key_id(&old).send().await.unwrap();
-    assert_eq!(old_state.key_metadata().unwrap().key_state().unwrap().as_str(), "Enabled");
+    assert_eq!(
+        old_state
+            .key_metadata()
+            .unwrap()
+            .key_state()
+            .unwrap()
+            .as_str(),
+        "Enabled"
+    );
 
     let alerts = s.alerts().await;
     assert_eq!(kinds(&alerts), ["kms-alias-rotated"]);
-    assert_eq!(alerts[0].subject, "[INFO] KMS alias alias/signing now points at a new key");
+    assert_eq!(
+        alerts[0].subject,
+        "[INFO] KMS alias alias/signing now points at a new key"
+    );
 
     // A repeat within the day (a retry after a lost answer) makes no third key.
     let keys_before = s.key_ids().await;
-    let repeat = response(
-        function
-            .invoke(&json!({"rotate_alias": "alias/signing"}))
-            .await
-            .unwrap(),
-        &function,
-    );
+    let repeat = succeed(&mut function, &json!({"rotate_alias": "alias/signing"})).await;
     assert_eq!(repeat["already_rotated"], true);
     assert_eq!(s.key_ids().await, keys_before);
 }
@@ -439,17 +468,17 @@ async fn an_interrupted_manual_rotation_reuses_the_successor_it_created() {
         .await;
     let keys_before = s.key_ids().await;
     let mut function = s.start(&[]).await;
-    let result = response(
-        function
-            .invoke(&json!({"rotate_alias": "alias/mac"}))
-            .await
-            .unwrap(),
-        &function,
-    );
+    let result = succeed(&mut function, &json!({"rotate_alias": "alias/mac"})).await;
     assert_eq!(result["new_key_id"], orphan.as_str());
     assert_eq!(result["resumed"], true);
     assert_eq!(s.key_ids().await, keys_before, "no second successor");
-    let target = s.kms.describe_key().key_id("alias/mac").send().await.unwrap();
+    let target = s
+        .kms
+        .describe_key()
+        .key_id("alias/mac")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(target.key_metadata().unwrap().key_id(), orphan);
 }
 
@@ -472,14 +501,37 @@ async fn rotate_alias_refuses_what_it_cannot_rotate_and_writes_nothing() {
     let keys_before = s.key_ids().await;
     let mut function = s.start(&[]).await;
     for (request, error_type, message) in [
-        (json!({"rotate_alias": "alias/global"}), "Refused", "multi-Region key"),
-        (json!({"rotate_alias": "alias/missing"}), "UnknownKeys", "alias/missing"),
-        (json!({"rotate_alias": "alias/aws/s3"}), "InvalidRequest", "AWS managed key's alias"),
-        (json!({"rotate_alias": "signing"}), "InvalidRequest", "must be an alias name"),
+        (
+            json!({"rotate_alias": "alias/global"}),
+            "Refused",
+            "multi-Region key",
+        ),
+        (
+            json!({"rotate_alias": "alias/missing"}),
+            "UnknownKeys",
+            "alias/missing",
+        ),
+        (
+            json!({"rotate_alias": "alias/aws/s3"}),
+            "InvalidRequest",
+            "AWS managed key's alias",
+        ),
+        (
+            json!({"rotate_alias": "signing"}),
+            "InvalidRequest",
+            "must be an alias name",
+        ),
     ] {
         let result = function.invoke(&request).await.unwrap();
-        assert_eq!(result.error_type(), Some(error_type), "{request}: {result:?}");
-        assert!(result.error_message().unwrap().contains(message), "{result:?}");
+        assert_eq!(
+            result.error_type(),
+            Some(error_type),
+            "{request}: {result:?}"
+        );
+        assert!(
+            result.error_message().unwrap().contains(message),
+            "{result:?}"
+        );
     }
     assert_eq!(s.key_ids().await, keys_before);
     assert!(s.alerts().await.is_empty());
@@ -499,10 +551,7 @@ async fn each_documented_event_becomes_its_alert() {
         ("cloudtrail-kms-enable-key-rotation", "[WARNING] KMS key 1234abcd-12ab-34cd-56ef-1234567890ab set to rotate every 730 days", "kms-rotation-period-set-too-long"),
     ];
     for (fixture, subject, kind) in cases {
-        let result = response(
-            function.invoke(&e2e::fixture(fixture).unwrap()).await.unwrap(),
-            &function,
-        );
+        let result = succeed(&mut function, &e2e::fixture(fixture).unwrap()).await;
         assert_eq!(result["kind"], kind, "{fixture}");
         let alerts = s.alerts().await;
         assert_eq!(alerts.len(), 1, "{fixture}");
@@ -519,6 +568,10 @@ async fn each_documented_event_becomes_its_alert() {
         .invoke(&json!({"detail-type": "KMS CMK Rotation", "source": "aws.kms"}))
         .await
         .unwrap();
-    assert_eq!(malformed.error_type(), Some("InvalidEvent"), "{malformed:?}");
+    assert_eq!(
+        malformed.error_type(),
+        Some("InvalidEvent"),
+        "{malformed:?}"
+    );
     assert!(s.alerts().await.is_empty());
 }

@@ -5,15 +5,12 @@
 //! come and go between event types: every detail field is optional and read whatever its JSON
 //! type; unknown fields are ignored.
 
-use aws_lambda_events::eventbridge::EventBridgeEvent;
 use serde_json::Value;
 use shared::alert::{facts, Alert, Fact, Severity};
-use shared::fields::{flag, number, quoted, text};
-use shared::certificates::policy::{
-    assess, certificate_alert, severity_for, NoRenewal, Renewal,
-};
-use shared::expiry::Thresholds;
+use shared::certificates::policy::{assess, certificate_alert, severity_for, NoRenewal, Renewal};
 use shared::certificates::Certificate;
+use shared::expiry::Thresholds;
+use shared::fields::{eventbridge, flag, number, quoted, text, EnvelopeError};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
@@ -59,12 +56,10 @@ pub enum Event {
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum EventError {
-    #[error("the event is not an EventBridge event: {0}")]
-    NotEventBridge(String),
+    #[error(transparent)]
+    Envelope(#[from] EnvelopeError),
     #[error("the {0:?} event names no certificate ARN in its resources")]
     NoCertificateArn(String),
-    #[error("the {detail_type:?} event's detail is not a JSON object")]
-    DetailNotObject { detail_type: String },
     #[error("the {detail_type:?} event's resource {resource:?} is not an ACM certificate ARN in partition {partition}")]
     NotACertificate {
         detail_type: String,
@@ -103,14 +98,9 @@ impl Event {
     /// `partition` is this function's (from its region): certificates of another partition
     /// cannot be described here, and such an event is not ACM's.
     pub fn parse(payload: &Value, partition: &'static str) -> Result<Event, EventError> {
-        // serde quotes the offending value: cut it, the input may be of any size.
-        let event: EventBridgeEvent<Value> = serde_json::from_value(payload.clone())
-            .map_err(|error| EventError::NotEventBridge(quoted(&error.to_string())))?;
+        let event = eventbridge(payload)?;
         let detail_type = quoted(&event.detail_type);
         let detail = &event.detail;
-        if !detail.is_object() {
-            return Err(EventError::DetailNotObject { detail_type });
-        }
         let resources = event.resources.as_deref().unwrap_or_default();
         let arn = || {
             if let Some(wrong) = resources
@@ -538,11 +528,11 @@ mod tests {
     #[test]
     fn malformed_events_are_specific_errors() {
         assert!(
-            matches!(Event::parse(&json!({"hello": "world"}), "aws"), Err(EventError::NotEventBridge(m)) if m.contains("detail-type"))
+            matches!(Event::parse(&json!({"hello": "world"}), "aws"), Err(EventError::Envelope(EnvelopeError::NotEventBridge(m))) if m.contains("detail-type"))
         );
         assert!(matches!(
             Event::parse(&json!("text"), "aws"),
-            Err(EventError::NotEventBridge(_))
+            Err(EventError::Envelope(EnvelopeError::NotEventBridge(_)))
         ));
         let mut no_resources = fixture("expired");
         no_resources.as_object_mut().unwrap().remove("resources");
@@ -604,7 +594,7 @@ mod tests {
         event["detail"] = json!("RENEWAL");
         assert!(matches!(
             Event::parse(&event, "aws"),
-            Err(EventError::DetailNotObject { .. })
+            Err(EventError::Envelope(EnvelopeError::DetailNotObject { .. }))
         ));
         let mut event = fixture("expired");
         event["detail-type"] = json!("x".repeat(1_000_000));

@@ -11,9 +11,9 @@ use shared::certificates::acm::{AcmError, CertificateInventory};
 use shared::certificates::policy::{
     assess, certificate_alert, digest_alert, wants_private_renewal, Assessment,
 };
-use shared::expiry::Thresholds;
 use shared::certificates::Certificate;
 use shared::config::{ConfigError, Env};
+use shared::expiry::Thresholds;
 use std::collections::BTreeMap;
 use std::time::SystemTime;
 

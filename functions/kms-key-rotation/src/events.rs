@@ -7,10 +7,9 @@
 //!   `ScheduleKeyDeletion`, `DisableKey`, `EnableKeyRotation` with a period above the maximum),
 //!   alerted at once with the caller's ARN. A call that failed changed nothing and is ignored.
 
-use aws_lambda_events::eventbridge::EventBridgeEvent;
 use serde_json::Value;
 use shared::alert::{facts, Alert, Severity};
-use shared::fields::{number, quoted, text};
+use shared::fields::{eventbridge, number, quoted, text, EnvelopeError};
 use shared::kms::aws::key_id_of_arn;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,11 +74,11 @@ pub struct ApiCall {
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum EventError {
-    #[error("the event is not an EventBridge event: {0}")]
-    NotEventBridge(String),
-    #[error("the {detail_type:?} event's detail is not a JSON object")]
-    DetailNotObject { detail_type: String },
-    #[error("the {detail_type:?} event names no KMS key ARN of partition {partition} in its resources")]
+    #[error(transparent)]
+    Envelope(#[from] EnvelopeError),
+    #[error(
+        "the {detail_type:?} event names no KMS key ARN of partition {partition} in its resources"
+    )]
     NoKeyArn {
         detail_type: String,
         partition: &'static str,
@@ -111,13 +110,9 @@ pub fn is_key_id(id: &str) -> bool {
 impl Event {
     /// `partition` is this function's (from its region).
     pub fn parse(payload: &Value, partition: &'static str) -> Result<Event, EventError> {
-        let event: EventBridgeEvent<Value> = serde_json::from_value(payload.clone())
-            .map_err(|error| EventError::NotEventBridge(quoted(&error.to_string())))?;
+        let event = eventbridge(payload)?;
         let detail_type = quoted(&event.detail_type);
         let detail = &event.detail;
-        if !detail.is_object() {
-            return Err(EventError::DetailNotObject { detail_type });
-        }
         let key_arn = || {
             event
                 .resources
@@ -157,15 +152,16 @@ impl Event {
                 let request = detail.get("requestParameters").unwrap_or(&empty);
                 let response = detail.get("responseElements").unwrap_or(&empty);
                 let identity = detail.get("userIdentity").unwrap_or(&empty);
-                let key = text(request, "keyId")
-                    .map(|k| quoted(&k))
-                    .ok_or_else(|| EventError::NoKeyInCall {
+                let key = text(request, "keyId").map(|k| quoted(&k)).ok_or_else(|| {
+                    EventError::NoKeyInCall {
                         event_name: event_name.clone(),
-                    })?;
+                    }
+                })?;
                 let key_arn = if key.starts_with("arn:") {
                     key
                 } else {
-                    let region = text(detail, "awsRegion").unwrap_or(event.region.clone().unwrap_or_default());
+                    let region = text(detail, "awsRegion")
+                        .unwrap_or(event.region.clone().unwrap_or_default());
                     let account = text(identity, "accountId")
                         .or(text(detail, "recipientAccountId"))
                         .unwrap_or(event.account.clone().unwrap_or_default());
@@ -402,7 +398,13 @@ mod tests {
     fn key_ids_are_uuids_or_multi_region_ids() {
         assert!(is_key_id("1234abcd-12ab-34cd-56ef-1234567890ab"));
         assert!(is_key_id("mrk-1234abcd12ab34cd56ef1234567890ab"));
-        for bad in ["", "alias/x", "1234abcd-12ab-34cd-56ef", "mrk-12", "zzzzzzzz-12ab-34cd-56ef-1234567890ab"] {
+        for bad in [
+            "",
+            "alias/x",
+            "1234abcd-12ab-34cd-56ef",
+            "mrk-12",
+            "zzzzzzzz-12ab-34cd-56ef-1234567890ab",
+        ] {
             assert!(!is_key_id(bad), "{bad}");
         }
     }
@@ -416,12 +418,22 @@ mod tests {
         .unwrap();
         let a = event_alert(&rotated, 365, "kms-key-rotation", NOW).unwrap();
         assert_eq!((a.severity, a.kind), (Severity::Info, "kms-key-rotated"));
-        assert_eq!(a.title, "KMS key 1234abcd-12ab-34cd-56ef-1234567890ab rotated on demand");
+        assert_eq!(
+            a.title,
+            "KMS key 1234abcd-12ab-34cd-56ef-1234567890ab rotated on demand"
+        );
         assert_eq!(a.resource, KEY);
 
-        let expired = parse(&kms_event("KMS Imported Key Material Expiration", json!({"key-id": "x"}))).unwrap();
+        let expired = parse(&kms_event(
+            "KMS Imported Key Material Expiration",
+            json!({"key-id": "x"}),
+        ))
+        .unwrap();
         let a = event_alert(&expired, 365, "f", NOW).unwrap();
-        assert_eq!((a.severity, a.kind), (Severity::Critical, "kms-material-expired"));
+        assert_eq!(
+            (a.severity, a.kind),
+            (Severity::Critical, "kms-material-expired")
+        );
         assert!(a.action.unwrap().contains("EXISTING_KEY_MATERIAL"));
 
         let deleted = parse(&kms_event("KMS CMK Deletion", json!({"key-id": "x"}))).unwrap();
@@ -440,10 +452,20 @@ mod tests {
         .unwrap();
         let a = event_alert(&e, 365, "f", NOW).unwrap();
         assert_eq!(a.kind, "kms-deletion-scheduled-by-call");
-        assert_eq!(a.resource, KEY, "the ARN is built from the event's region and account");
+        assert_eq!(
+            a.resource, KEY,
+            "the ARN is built from the event's region and account"
+        );
         assert!(a.summary.starts_with("arn:aws:sts::111122223333:assumed-role/Admin/mallory scheduled the key for deletion in 7 days (Nov 29, 2026, 12:00:00 AM)"));
-        assert!(a.action.as_deref().unwrap().contains("cancel-key-deletion --key-id 1234abcd-12ab-34cd-56ef-1234567890ab"));
-        assert_eq!(a.attributes["caller"], "arn:aws:sts::111122223333:assumed-role/Admin/mallory");
+        assert!(a
+            .action
+            .as_deref()
+            .unwrap()
+            .contains("cancel-key-deletion --key-id 1234abcd-12ab-34cd-56ef-1234567890ab"));
+        assert_eq!(
+            a.attributes["caller"],
+            "arn:aws:sts::111122223333:assumed-role/Admin/mallory"
+        );
 
         for (name, kind) in [
             ("DisableKeyRotation", "kms-rotation-disabled-by-call"),
@@ -458,18 +480,38 @@ mod tests {
 
     #[test]
     fn enabling_rotation_alerts_only_above_the_maximum() {
-        for (period, alerts) in [(Some(365), false), (Some(366), true), (Some(90), false), (None, false)] {
+        for (period, alerts) in [
+            (Some(365), false),
+            (Some(366), true),
+            (Some(90), false),
+            (None, false),
+        ] {
             let request = match period {
                 Some(p) => json!({"keyId": KEY, "rotationPeriodInDays": p}),
                 None => json!({"keyId": KEY}),
             };
             let e = parse(&call("EnableKeyRotation", request, Value::Null)).unwrap();
-            assert_eq!(event_alert(&e, 365, "f", NOW).is_some(), alerts, "{period:?}");
+            assert_eq!(
+                event_alert(&e, 365, "f", NOW).is_some(),
+                alerts,
+                "{period:?}"
+            );
         }
         // KMS's default of 365 days is above a 180-day maximum.
-        let e = parse(&call("EnableKeyRotation", json!({"keyId": KEY}), Value::Null)).unwrap();
+        let e = parse(&call(
+            "EnableKeyRotation",
+            json!({"keyId": KEY}),
+            Value::Null,
+        ))
+        .unwrap();
         let a = event_alert(&e, 180, "f", NOW).unwrap();
-        assert_eq!(a.title, format!("KMS key {} set to rotate every 365 days", "1234abcd-12ab-34cd-56ef-1234567890ab"));
+        assert_eq!(
+            a.title,
+            format!(
+                "KMS key {} set to rotate every 365 days",
+                "1234abcd-12ab-34cd-56ef-1234567890ab"
+            )
+        );
     }
 
     #[test]
@@ -484,22 +526,36 @@ mod tests {
 
     #[test]
     fn malformed_events_are_specific_errors() {
-        assert!(matches!(parse(&json!({"rotate": 1})), Err(EventError::NotEventBridge(_))));
+        assert!(matches!(
+            parse(&json!({"rotate": 1})),
+            Err(EventError::Envelope(EnvelopeError::NotEventBridge(_)))
+        ));
         let mut no_key = kms_event("KMS CMK Deletion", json!({}));
         no_key["resources"] = json!(["arn:aws:s3:::bucket"]);
         assert_eq!(
             parse(&no_key),
-            Err(EventError::NoKeyArn { detail_type: "KMS CMK Deletion".into(), partition: "aws" })
+            Err(EventError::NoKeyArn {
+                detail_type: "KMS CMK Deletion".into(),
+                partition: "aws"
+            })
         );
         let mut other_partition = kms_event("KMS CMK Deletion", json!({}));
         other_partition["resources"] = json!(["arn:aws-cn:kms:cn-north-1:111122223333:key/x"]);
-        assert!(matches!(parse(&other_partition), Err(EventError::NoKeyArn { .. })));
+        assert!(matches!(
+            parse(&other_partition),
+            Err(EventError::NoKeyArn { .. })
+        ));
         let not_object = kms_event("KMS CMK Rotation", json!("text"));
-        assert!(matches!(parse(&not_object), Err(EventError::DetailNotObject { .. })));
+        assert!(matches!(
+            parse(&not_object),
+            Err(EventError::Envelope(EnvelopeError::DetailNotObject { .. }))
+        ));
         let keyless = call("DisableKey", json!({}), Value::Null);
         assert_eq!(
             parse(&keyless),
-            Err(EventError::NoKeyInCall { event_name: "DisableKey".into() })
+            Err(EventError::NoKeyInCall {
+                event_name: "DisableKey".into()
+            })
         );
         let unrelated = json!({"version": "0", "id": "x", "detail-type": "EC2 Instance State-change Notification",
             "source": "aws.ec2", "account": "1", "time": "2026-11-22T08:00:00Z", "region": "eu-west-1",

@@ -16,8 +16,9 @@ use shared::config::{ConfigError, Env};
 use shared::fields::quoted;
 use shared::kms::aws::{Alias, KeyService, KmsError, NewKey, OnDemandStart};
 use shared::kms::policy::{
-    assess, check_manual, check_on_demand, choose_successor, plan_on_demand, reads_for, recent_manual_rotation,
-    successor_tags, Assessment, ManualRefusal, OnDemandPlan, OnDemandRefusal, Policy,
+    assess, check_manual, check_on_demand, choose_successor, plan_on_demand, reads_for,
+    recent_manual_rotation, successor_tags, Assessment, ManualRefusal, OnDemandPlan,
+    OnDemandRefusal, Policy,
 };
 use shared::kms::{KeyMetadata, KeyView, SUPERSEDED_BY_TAG};
 use std::collections::{BTreeMap, BTreeSet};
@@ -118,7 +119,9 @@ fn valid_key_reference(name: &str) -> bool {
                     && account.len() == 12
                     && account.chars().all(|c| c.is_ascii_digit())
                     && (resource.strip_prefix("key/").is_some_and(is_key_id)
-                        || resource.strip_prefix("alias/").is_some_and(valid_alias_name))
+                        || resource
+                            .strip_prefix("alias/")
+                            .is_some_and(valid_alias_name))
             }
             _ => false,
         };
@@ -173,9 +176,9 @@ pub fn parse_request(payload: &Value, partition: &'static str) -> Result<Request
             Ok(Request::RotateNow(names))
         }
         (None, Some(alias)) => {
-            let alias = alias
-                .as_str()
-                .ok_or_else(|| invalid("rotate_alias must be an alias name such as alias/signing".into()))?;
+            let alias = alias.as_str().ok_or_else(|| {
+                invalid("rotate_alias must be an alias name such as alias/signing".into())
+            })?;
             let name = alias
                 .strip_prefix("alias/")
                 .filter(|n| valid_alias_name(n))
@@ -311,9 +314,12 @@ impl<K: KeyService, A: AlertSink> KeyRotation<K, A> {
     }
 
     async fn on_event(&self, event: &Event, now: i64, source: &str) -> Result<Value, HandlerError> {
-        let Some(alert) =
-            event_alert(event, self.settings.policy.max_cryptoperiod_days, source, now)
-        else {
+        let Some(alert) = event_alert(
+            event,
+            self.settings.policy.max_cryptoperiod_days,
+            source,
+            now,
+        ) else {
             tracing::info!(event = ?event, "the event needs no alert");
             return Ok(json!({"alerts": 0}));
         };
@@ -547,7 +553,9 @@ impl<K: KeyService, A: AlertSink> KeyRotation<K, A> {
         let mut plans = Vec::new();
         let mut refusals = Vec::new();
         for key in &keys {
-            let refuse = |refusal: OnDemandRefusal| format!("key {} cannot be rotated now: {refusal}", key.id);
+            let refuse = |refusal: OnDemandRefusal| {
+                format!("key {} cannot be rotated now: {refusal}", key.id)
+            };
             if let Err(refusal) = check_on_demand(key) {
                 refusals.push(refuse(refusal));
                 continue;
@@ -577,7 +585,9 @@ impl<K: KeyService, A: AlertSink> KeyRotation<K, A> {
             match plan {
                 OnDemandPlan::AlreadyRotated { at } => {
                     tracing::info!(key_id = %key.id, at = %shared::time::rfc3339_epoch(at), "rotated on demand within the last day; not rotated again");
-                    already.push(json!({"key_id": key.id, "rotated_at": shared::time::rfc3339_epoch(at)}));
+                    already.push(
+                        json!({"key_id": key.id, "rotated_at": shared::time::rfc3339_epoch(at)}),
+                    );
                 }
                 // Never retried here: each attempt that reaches KMS may use one of the 25.
                 OnDemandPlan::Rotate => match self.keys.rotate_on_demand(&key.id).await {
@@ -610,7 +620,12 @@ impl<K: KeyService, A: AlertSink> KeyRotation<K, A> {
         }))
     }
 
-    async fn rotate_alias(&self, alias: &str, now: i64, source: &str) -> Result<Value, HandlerError> {
+    async fn rotate_alias(
+        &self,
+        alias: &str,
+        now: i64,
+        source: &str,
+    ) -> Result<Value, HandlerError> {
         let refused = |refusal: ManualRefusal| {
             HandlerError::Refused(vec![format!("{alias} cannot be rotated: {refusal}")])
         };
@@ -647,7 +662,9 @@ impl<K: KeyService, A: AlertSink> KeyRotation<K, A> {
                 candidates.push(key);
             }
         }
-        let reused = choose_successor(&current, &candidates).map_err(refused)?.cloned();
+        let reused = choose_successor(&current, &candidates)
+            .map_err(refused)?
+            .cloned();
         let resumed = reused.is_some();
         let (successor, policy_names_previous_key) = match reused {
             Some(key) => (key, false),

@@ -140,11 +140,17 @@ pub fn key_alert(
 /// What the scan did about one key's enforcement.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Enforced {
-    Enabled { period_days: u32 },
-    WouldEnable { period_days: u32 },
+    Enabled {
+        period_days: u32,
+    },
+    WouldEnable {
+        period_days: u32,
+    },
     /// Beyond the scan's cap of changes; the next scan continues.
     Deferred,
-    Failed { error: String },
+    Failed {
+        error: String,
+    },
 }
 
 pub struct DigestInput<'a> {
@@ -229,15 +235,12 @@ pub fn digest_alert(input: &DigestInput<'_>, source: &str, now: i64) -> Alert {
 
     let keys = input.assessed.len();
     let attention = with_findings.len();
-    let mut alert = base(
-        severity,
-        "kms-key-scan-digest",
-        input.region,
-        source,
-        now,
-    );
+    let mut alert = base(severity, "kms-key-scan-digest", input.region, source, now);
     alert.title = if attention == 0 {
-        format!("KMS key scan of {}: all {keys} key(s) compliant", input.region)
+        format!(
+            "KMS key scan of {}: all {keys} key(s) compliant",
+            input.region
+        )
     } else {
         format!(
             "KMS key scan of {}: {attention} of {keys} key(s) need attention",
@@ -251,7 +254,10 @@ pub fn digest_alert(input: &DigestInput<'_>, source: &str, now: i64) -> Alert {
         summary.push_str(&format!("Findings:\n{}\n", lines.join("\n")));
     }
     if !changes.is_empty() {
-        summary.push_str(&format!("\nRotation enforcement:\n{}\n", changes.join("\n")));
+        summary.push_str(&format!(
+            "\nRotation enforcement:\n{}\n",
+            changes.join("\n")
+        ));
     }
     if !exempt.is_empty() {
         summary.push_str(&format!("\nExempt keys:\n{}\n", exempt.join("\n")));
@@ -374,6 +380,27 @@ mod tests {
         }
     }
 
+    fn digest(
+        keys: &[(KeyView, Assessment)],
+        enforced: &BTreeMap<String, Enforced>,
+        dry_run: bool,
+        unread: usize,
+    ) -> Alert {
+        let counts = BTreeMap::from([("automatic", keys.len())]);
+        digest_alert(
+            &DigestInput {
+                assessed: keys,
+                enforced,
+                counts: &counts,
+                region: "eu-west-1",
+                dry_run,
+                unread,
+            },
+            "kms-key-rotation",
+            NOW,
+        )
+    }
+
     fn assessed(views: Vec<KeyView>) -> Vec<(KeyView, Assessment)> {
         let policy = Policy::from_env(&Env::default()).unwrap();
         views
@@ -390,10 +417,17 @@ mod tests {
         let keys = assessed(vec![view("k-1", "PendingDeletion", Some("alias/orders"))]);
         let (v, a) = &keys[0];
         let alert = key_alert(v, a, &a.findings[0], "kms-key-rotation", NOW);
-        assert_eq!(alert.subject(), "[CRITICAL] KMS key alias/orders is pending deletion but still in use");
+        assert_eq!(
+            alert.subject(),
+            "[CRITICAL] KMS key alias/orders is pending deletion but still in use"
+        );
         assert_eq!(alert.attributes["days_left"], "6");
         assert_eq!(alert.attributes["trigger"], "scan");
-        assert!(alert.action.as_deref().unwrap().contains("cancel-key-deletion --key-id k-1"));
+        assert!(alert
+            .action
+            .as_deref()
+            .unwrap()
+            .contains("cancel-key-deletion --key-id k-1"));
         assert!(alert.text().contains("Aliases: alias/orders"));
     }
 
@@ -404,29 +438,37 @@ mod tests {
         exempt
             .tags
             .insert("key-rotation-exempt-reason".into(), "ticket CHG-7".into());
-        let keys = assessed(vec![view("k-1", "Enabled", Some("alias/app")), view("k-2", "Enabled", None), exempt]);
+        let keys = assessed(vec![
+            view("k-1", "Enabled", Some("alias/app")),
+            view("k-2", "Enabled", None),
+            exempt,
+        ]);
         let enforced = BTreeMap::from([
             ("k-1".to_owned(), Enforced::Enabled { period_days: 365 }),
-            ("k-2".to_owned(), Enforced::Failed { error: "AccessDenied".into() }),
+            (
+                "k-2".to_owned(),
+                Enforced::Failed {
+                    error: "AccessDenied".into(),
+                },
+            ),
         ]);
-        let counts = BTreeMap::from([("automatic", 3)]);
-        let digest = digest_alert(
-            &DigestInput {
-                assessed: &keys,
-                enforced: &enforced,
-                counts: &counts,
-                region: "eu-west-1",
-                dry_run: false,
-                unread: 1,
-            },
-            "kms-key-rotation",
-            NOW,
+        let digest = digest(&keys, &enforced, false, 1);
+        assert_eq!(
+            digest.subject(),
+            "[WARNING] KMS key scan of eu-west-1: 2 of 3 key(s) need attention"
         );
-        assert_eq!(digest.subject(), "[WARNING] KMS key scan of eu-west-1: 2 of 3 key(s) need attention");
-        assert!(digest.summary.contains("- alias/app (k-1) [warning]: has automatic rotation turned off"));
-        assert!(digest.summary.contains("- k-1: automatic rotation enabled, every 365 days"));
-        assert!(digest.summary.contains("- k-2: enabling rotation FAILED: AccessDenied"));
-        assert!(digest.summary.contains("- k-3: exempt, reason: ticket CHG-7"));
+        assert!(digest
+            .summary
+            .contains("- alias/app (k-1) [warning]: has automatic rotation turned off"));
+        assert!(digest
+            .summary
+            .contains("- k-1: automatic rotation enabled, every 365 days"));
+        assert!(digest
+            .summary
+            .contains("- k-2: enabling rotation FAILED: AccessDenied"));
+        assert!(digest
+            .summary
+            .contains("- k-3: exempt, reason: ticket CHG-7"));
         assert!(digest.summary.contains("1 key(s) could not be read"));
         assert_eq!(digest.attributes["dry_run"], "false");
     }
@@ -440,20 +482,12 @@ mod tests {
             ..RotationStatus::default()
         });
         let keys = assessed(vec![compliant]);
-        let digest = digest_alert(
-            &DigestInput {
-                assessed: &keys,
-                enforced: &BTreeMap::new(),
-                counts: &BTreeMap::new(),
-                region: "eu-west-1",
-                dry_run: true,
-                unread: 0,
-            },
-            "f",
-            NOW,
-        );
+        let digest = digest(&keys, &BTreeMap::new(), true, 0);
         assert_eq!(digest.severity, Severity::Info);
-        assert_eq!(digest.title, "KMS key scan of eu-west-1: all 1 key(s) compliant");
+        assert_eq!(
+            digest.title,
+            "KMS key scan of eu-west-1: all 1 key(s) compliant"
+        );
         assert_eq!(digest.action, None);
     }
 
@@ -463,20 +497,18 @@ mod tests {
             .map(|i| view(&format!("k-{i:03}"), "Enabled", None))
             .collect();
         let keys = assessed(views);
-        let digest = digest_alert(
-            &DigestInput {
-                assessed: &keys,
-                enforced: &BTreeMap::new(),
-                counts: &BTreeMap::new(),
-                region: "eu-west-1",
-                dry_run: true,
-                unread: 0,
-            },
-            "f",
-            NOW,
+        let digest = digest(&keys, &BTreeMap::new(), true, 0);
+        assert_eq!(
+            digest
+                .summary
+                .lines()
+                .filter(|l| l.starts_with("- k-"))
+                .count(),
+            MAX_DIGEST_LINES
         );
-        assert_eq!(digest.summary.lines().filter(|l| l.starts_with("- k-")).count(), MAX_DIGEST_LINES);
-        assert!(digest.summary.contains("- and 7 more key(s); every key's evidence record"));
+        assert!(digest
+            .summary
+            .contains("- and 7 more key(s); every key's evidence record"));
         assert!(digest.action.unwrap().contains("DRY_RUN=false"));
     }
 }

@@ -87,8 +87,10 @@ pub trait KeyService: Send + Sync {
         key_id: &str,
     ) -> impl Future<Output = Result<RotationStatus, KmsError>> + Send;
     /// Every rotation and every key material, all pages.
-    fn history(&self, key_id: &str)
-        -> impl Future<Output = Result<Vec<KeyMaterial>, KmsError>> + Send;
+    fn history(
+        &self,
+        key_id: &str,
+    ) -> impl Future<Output = Result<Vec<KeyMaterial>, KmsError>> + Send;
     /// Grants on the key, counting one page of up to 100.
     fn grants(&self, key_id: &str) -> impl Future<Output = Result<usize, KmsError>> + Send;
     fn enable_rotation(
@@ -150,7 +152,10 @@ impl Limits {
             QUOTAS
                 .iter()
                 .map(|(operation, quota)| {
-                    (*operation, RateLimit::per_second(quota * f64::from(percent) / 100.0))
+                    (
+                        *operation,
+                        RateLimit::per_second(quota * f64::from(percent) / 100.0),
+                    )
                 })
                 .collect(),
         )
@@ -260,18 +265,18 @@ fn epoch(date: Option<&aws_sdk_kms::primitives::DateTime>) -> Option<i64> {
 }
 
 pub fn metadata_from(key: &aws_sdk_kms::types::KeyMetadata) -> KeyMetadata {
-    let multi_region = key.multi_region_configuration().and_then(|config| {
-        match config.multi_region_key_type() {
-            Some(MultiRegionKeyType::Primary) => Some(MultiRegion::Primary),
-            Some(MultiRegionKeyType::Replica) => Some(MultiRegion::Replica {
-                primary_arn: config
-                    .primary_key()
-                    .and_then(|p| p.arn())
-                    .map(str::to_owned),
-            }),
-            _ => None,
-        }
-    });
+    let multi_region =
+        key.multi_region_configuration()
+            .and_then(|config| match config.multi_region_key_type() {
+                Some(MultiRegionKeyType::Primary) => Some(MultiRegion::Primary),
+                Some(MultiRegionKeyType::Replica) => Some(MultiRegion::Replica {
+                    primary_arn: config
+                        .primary_key()
+                        .and_then(|p| p.arn())
+                        .map(str::to_owned),
+                }),
+                _ => None,
+            });
     KeyMetadata {
         id: key.key_id().to_owned(),
         arn: key.arn().unwrap_or_default().to_owned(),
@@ -281,10 +286,7 @@ pub fn metadata_from(key: &aws_sdk_kms::types::KeyMetadata) -> KeyMetadata {
             .key_state()
             .map(|s| s.as_str().to_owned())
             .unwrap_or_default(),
-        origin: key
-            .origin()
-            .map_or("AWS_KMS", |o| o.as_str())
-            .to_owned(),
+        origin: key.origin().map_or("AWS_KMS", |o| o.as_str()).to_owned(),
         spec: key
             .key_spec()
             .map_or("SYMMETRIC_DEFAULT", |s| s.as_str())
@@ -322,7 +324,12 @@ impl KeyService for AwsKeyService {
         while let Some(page) = pages.next().await {
             self.call("ListKeys").await;
             let page = page.map_err(|error| kms_error("ListKeys", None, &error))?;
-            ids.extend(page.keys().iter().filter_map(|k| k.key_id()).map(str::to_owned));
+            ids.extend(
+                page.keys()
+                    .iter()
+                    .filter_map(|k| k.key_id())
+                    .map(str::to_owned),
+            );
         }
         Ok(ids)
     }
@@ -401,8 +408,7 @@ impl KeyService for AwsKeyService {
         let mut materials = Vec::new();
         while let Some(page) = pages.next().await {
             self.call("ListKeyRotations").await;
-            let page =
-                page.map_err(|error| kms_error("ListKeyRotations", Some(key_id), &error))?;
+            let page = page.map_err(|error| kms_error("ListKeyRotations", Some(key_id), &error))?;
             materials.extend(page.rotations().iter().map(material_from));
         }
         Ok(materials)
@@ -473,8 +479,7 @@ impl KeyService for AwsKeyService {
         let mut tags = BTreeMap::new();
         while let Some(page) = pages.next().await {
             self.call("ListResourceTags").await;
-            let page =
-                page.map_err(|error| kms_error("ListResourceTags", Some(key_id), &error))?;
+            let page = page.map_err(|error| kms_error("ListResourceTags", Some(key_id), &error))?;
             tags.extend(
                 page.tags()
                     .iter()

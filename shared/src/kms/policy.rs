@@ -77,7 +77,9 @@ impl Policy {
             // In range: number_or checked it against the same bounds.
             rotation_period: RotationPeriod::new(period).ok_or(ConfigError::Invalid {
                 name: "ROTATION_PERIOD_DAYS",
-                reason: format!("{period} is outside {MIN_ROTATION_PERIOD_DAYS}..={MAX_ROTATION_PERIOD_DAYS}"),
+                reason: format!(
+                    "{period} is outside {MIN_ROTATION_PERIOD_DAYS}..={MAX_ROTATION_PERIOD_DAYS}"
+                ),
             })?,
             thresholds: Thresholds::from_env(env)?,
             exempt_tag: env.tag_or("EXEMPT_TAG", "key-rotation=exempt")?,
@@ -136,14 +138,18 @@ pub enum KeyClass {
     Imported,
     /// Asymmetric, HMAC, or in a custom key store: rotates manually through an alias.
     Manual(ManualReason),
-    Replica { primary_arn: Option<String> },
+    Replica {
+        primary_arn: Option<String>,
+    },
     /// Disabled: KMS does not rotate it while it stays disabled.
     Disabled(Method),
     /// No key material: unusable until material is imported.
     PendingImport,
     PendingDeletion,
     /// `Creating`, `Updating`, `Unavailable` (a disconnected custom key store).
-    Other { state: String },
+    Other {
+        state: String,
+    },
 }
 
 impl KeyClass {
@@ -260,7 +266,10 @@ pub enum Finding {
     /// Automatic rotation is off on a key that supports it.
     RotationDisabled,
     /// Automatic rotation is on with a period above the maximum cryptoperiod.
-    PeriodTooLong { period_days: u32, max_days: u32 },
+    PeriodTooLong {
+        period_days: u32,
+        max_days: u32,
+    },
     /// The key's material is older than the maximum cryptoperiod.
     RotationOverdue {
         last_rotation: i64,
@@ -277,14 +286,18 @@ pub enum Finding {
         alert_today: bool,
     },
     /// The key cannot be used in cryptographic operations.
-    KeyUnusable { state: String },
+    KeyUnusable {
+        state: String,
+    },
     /// Scheduled for deletion while an alias points at it or grants allow its use.
     PendingDeletionInUse {
         deletion_date: Option<i64>,
         aliases: usize,
         grants: Option<usize>,
     },
-    PendingDeletion { deletion_date: Option<i64> },
+    PendingDeletion {
+        deletion_date: Option<i64>,
+    },
 }
 
 impl Finding {
@@ -703,7 +716,9 @@ impl std::fmt::Display for OnDemandRefusal {
 pub enum OnDemandPlan {
     Rotate,
     /// An on-demand rotation is already in progress, or one was made within the repeat guard.
-    AlreadyRotated { at: i64 },
+    AlreadyRotated {
+        at: i64,
+    },
 }
 
 /// Whether a key's class can rotate on demand at all (enabled, customer managed, symmetric,
@@ -756,11 +771,17 @@ pub fn plan_on_demand(
 pub enum ManualRefusal {
     AwsManaged,
     MultiRegion,
-    NotEnabled { state: String },
+    NotEnabled {
+        state: String,
+    },
     /// KMS cannot make a successor by itself: imported material, or a custom key store.
-    OriginNotGenerated { origin: String },
+    OriginNotGenerated {
+        origin: String,
+    },
     /// The successor found for the key is of another type: an alias cannot move between them.
-    SuccessorOfAnotherType { successor: String },
+    SuccessorOfAnotherType {
+        successor: String,
+    },
 }
 
 impl std::fmt::Display for ManualRefusal {
@@ -798,7 +819,10 @@ pub fn check_manual(key: &KeyMetadata) -> Result<(), ManualRefusal> {
 
 /// A successor must match its predecessor's type: `UpdateAlias` moves only between keys of the
 /// same spec and usage.
-pub fn check_successor(current: &KeyMetadata, successor: &KeyMetadata) -> Result<(), ManualRefusal> {
+pub fn check_successor(
+    current: &KeyMetadata,
+    successor: &KeyMetadata,
+) -> Result<(), ManualRefusal> {
     if current.spec != successor.spec || current.usage != successor.usage {
         return Err(ManualRefusal::SuccessorOfAnotherType {
             successor: successor.id.clone(),
@@ -833,7 +857,9 @@ pub fn choose_successor<'a>(
     for candidate in &enabled {
         check_successor(current, candidate)?;
     }
-    Ok(enabled.into_iter().min_by_key(|c| (c.created, c.id.clone())))
+    Ok(enabled
+        .into_iter()
+        .min_by_key(|c| (c.created, c.id.clone())))
 }
 
 /// The tags a successor gets: the predecessor's, less the generation tags, plus the tag naming

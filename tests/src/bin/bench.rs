@@ -300,8 +300,16 @@ async fn kms_rows(
                     1 => (KeySpec::Hmac256, KeyUsageType::GenerateVerifyMac),
                     _ => (KeySpec::SymmetricDefault, KeyUsageType::EncryptDecrypt),
                 };
-                let key = kms.create_key().key_spec(spec).key_usage(usage).send().await?;
-                let id = key.key_metadata().map(|m| m.key_id().to_owned()).ok_or("no key")?;
+                let key = kms
+                    .create_key()
+                    .key_spec(spec)
+                    .key_usage(usage)
+                    .send()
+                    .await?;
+                let id = key
+                    .key_metadata()
+                    .map(|m| m.key_id().to_owned())
+                    .ok_or("no key")?;
                 match i % 10 {
                     0 => {
                         kms.create_alias()
@@ -336,7 +344,11 @@ async fn kms_rows(
     };
     let mut rows = Vec::new();
     let mut function = FunctionProcess::start(binary, &with_share("10")).await?;
-    let report = expect_ok(function.invoke_within(scheduled.to_string(), LONG_RUN).await?)?;
+    let report = expect_ok(
+        function
+            .invoke_within(scheduled.to_string(), LONG_RUN)
+            .await?,
+    )?;
     rows.push(timing_row(
         &format!("cold scan of {SCANNED_KEYS} keys (process start to response), KMS_QUOTA_SHARE_PERCENT=10"),
         &[function.started().elapsed()],
@@ -371,7 +383,12 @@ async fn kms_rows(
         String::new(),
     ));
     let seconds = median(&warm).as_secs_f64().max(f64::EPSILON);
-    for op in ["DescribeKey", "GetKeyRotationStatus", "ListKeyRotations", "ListGrants"] {
+    for op in [
+        "DescribeKey",
+        "GetKeyRotationStatus",
+        "ListKeyRotations",
+        "ListGrants",
+    ] {
         let limit = report["rate_limits"][op].as_f64().unwrap_or(0.0);
         rows.push((
             format!("{op} calls per scan"),

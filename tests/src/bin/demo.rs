@@ -182,23 +182,8 @@ async fn certificate_demo(environment: &TestEnvironment) -> Result<usize> {
         } => return Err(format!("scan failed: {error_type}: {error_message}").into()),
     };
     println!("  scan report: {report}");
-    let alerts = environment.inbox.drain().await?;
-    println!("\n== Alerts the scan sent: {}", alerts.len());
-    for alert in &alerts {
-        println!("  {}", alert.subject);
-    }
-    if let Some(digest) = alerts
-        .iter()
-        .find(|a| a.attributes.get("kind").map(String::as_str) == Some("certificate-scan-digest"))
-    {
-        let document = digest.document()?;
-        println!(
-            "\n-- the digest --\n{}\n{}",
-            document["title"].as_str().unwrap_or(""),
-            document["summary"].as_str().unwrap_or("")
-        );
-    }
-    Ok(alerts.len())
+    let alerts = print_alerts(environment, "the scan", "certificate-scan-digest").await?;
+    Ok(alerts)
 }
 
 /// The access key lifecycle over every user, with ages of seconds instead of days so it fits in
@@ -395,7 +380,13 @@ async fn kms_demo(environment: &TestEnvironment) -> Result<(usize, usize)> {
             Result::<String>::Ok(id)
         }
     };
-    let symmetric = || create(KeySpec::SymmetricDefault, KeyUsageType::EncryptDecrypt, vec![]);
+    let symmetric = || {
+        create(
+            KeySpec::SymmetricDefault,
+            KeyUsageType::EncryptDecrypt,
+            vec![],
+        )
+    };
     let unrotated = symmetric().await?;
     println!("  created {unrotated}  symmetric, automatic rotation off");
     let exempt = create(
@@ -403,7 +394,10 @@ async fn kms_demo(environment: &TestEnvironment) -> Result<(usize, usize)> {
         KeyUsageType::EncryptDecrypt,
         vec![
             ("key-rotation", "exempt"),
-            ("key-rotation-exempt-reason", "re-keyed by the vendor appliance"),
+            (
+                "key-rotation-exempt-reason",
+                "re-keyed by the vendor appliance",
+            ),
         ],
     )
     .await?;
@@ -414,7 +408,9 @@ async fn kms_demo(environment: &TestEnvironment) -> Result<(usize, usize)> {
         .target_key_id(&signing)
         .send()
         .await?;
-    println!("  created {signing}  ECC signing key behind alias/demo-signing (manual rotation only)");
+    println!(
+        "  created {signing}  ECC signing key behind alias/demo-signing (manual rotation only)"
+    );
     let doomed = symmetric().await?;
     kms.create_alias()
         .alias_name("alias/demo-orders")
@@ -426,13 +422,13 @@ async fn kms_demo(environment: &TestEnvironment) -> Result<(usize, usize)> {
         .pending_window_in_days(7)
         .send()
         .await?;
-    println!("  created {doomed}  behind alias/demo-orders, then scheduled it for deletion in 7 days");
+    println!(
+        "  created {doomed}  behind alias/demo-orders, then scheduled it for deletion in 7 days"
+    );
 
-    let mut env = environment.env.clone();
-    env.push(("DRY_RUN".into(), "false".into()));
-    let mut function =
-        e2e::runtime::FunctionProcess::start(&e2e::binaries::function_binary(KMS_KEY_ROTATION)?, &env)
-            .await?;
+    let mut function = environment
+        .start_with(KMS_KEY_ROTATION, &[("DRY_RUN", "false")])
+        .await?;
     let invoke = |result: Invocation| match result {
         Invocation::Response(value) => Ok(value),
         Invocation::Error {
@@ -451,7 +447,10 @@ async fn kms_demo(environment: &TestEnvironment) -> Result<(usize, usize)> {
         .send()
         .await?
         .key_rotation_enabled();
-    println!("  automatic rotation of {unrotated} is now {}", if enabled { "on" } else { "off" });
+    println!(
+        "  automatic rotation of {unrotated} is now {}",
+        if enabled { "on" } else { "off" }
+    );
 
     println!("\n== KMS: rotating alias/demo-signing by hand (a new key, the alias moved)");
     let rotated = invoke(
@@ -465,14 +464,25 @@ async fn kms_demo(environment: &TestEnvironment) -> Result<(usize, usize)> {
         rotated["new_key_id"].as_str().unwrap_or("?")
     );
 
+    let alerts = print_alerts(environment, "the KMS function", "kms-key-scan-digest").await?;
+    Ok((usize::from(enabled) + 1, alerts))
+}
+
+/// Prints the subject of every alert delivered so far, then the digest of kind `digest_kind` in
+/// full; returns how many alerts there were.
+async fn print_alerts(
+    environment: &TestEnvironment,
+    sender: &str,
+    digest_kind: &str,
+) -> Result<usize> {
     let alerts = environment.inbox.drain().await?;
-    println!("\n== Alerts the KMS function sent: {}", alerts.len());
+    println!("\n== Alerts {sender} sent: {}", alerts.len());
     for alert in &alerts {
         println!("  {}", alert.subject);
     }
     if let Some(digest) = alerts
         .iter()
-        .find(|a| a.attributes.get("kind").map(String::as_str) == Some("kms-key-scan-digest"))
+        .find(|a| a.attributes.get("kind").map(String::as_str) == Some(digest_kind))
     {
         let document = digest.document()?;
         println!(
@@ -481,7 +491,7 @@ async fn kms_demo(environment: &TestEnvironment) -> Result<(usize, usize)> {
             document["summary"].as_str().unwrap_or("")
         );
     }
-    Ok((usize::from(enabled) + 1, alerts.len()))
+    Ok(alerts.len())
 }
 
 fn print_versions(when: &str, snapshot: &SecretSnapshot) {

@@ -10,7 +10,9 @@ use aws_sdk_kms::operation::list_aliases::ListAliasesOutput;
 use aws_sdk_kms::operation::list_grants::ListGrantsOutput;
 use aws_sdk_kms::operation::list_key_rotations::ListKeyRotationsOutput;
 use aws_sdk_kms::operation::list_keys::ListKeysOutput;
-use aws_sdk_kms::operation::rotate_key_on_demand::{RotateKeyOnDemandError, RotateKeyOnDemandOutput};
+use aws_sdk_kms::operation::rotate_key_on_demand::{
+    RotateKeyOnDemandError, RotateKeyOnDemandOutput,
+};
 use aws_sdk_kms::primitives::DateTime;
 use aws_sdk_kms::types::{
     AliasListEntry, GrantListEntry, KeyListEntry, KeyManagerType, KeyMaterialState,
@@ -52,7 +54,11 @@ fn describe(id: &'static str, key: aws_sdk_kms::types::builders::KeyMetadataBuil
     let key = key.build().expect("key metadata");
     mock!(aws_sdk_kms::Client::describe_key)
         .match_requests(move |r| r.key_id() == Some(id))
-        .then_output(move || DescribeKeyOutput::builder().key_metadata(key.clone()).build())
+        .then_output(move || {
+            DescribeKeyOutput::builder()
+                .key_metadata(key.clone())
+                .build()
+        })
 }
 
 fn status(id: &'static str, enabled: bool, period: Option<i32>) -> Rule {
@@ -121,7 +127,9 @@ fn settings(dry_run: bool) -> Settings {
     }
 }
 
-fn tagging(mappings: Vec<(&'static str, &'static str, &'static str)>) -> aws_sdk_resourcegroupstagging::Client {
+fn tagging(
+    mappings: Vec<(&'static str, &'static str, &'static str)>,
+) -> aws_sdk_resourcegroupstagging::Client {
     let page = mock!(aws_sdk_resourcegroupstagging::Client::get_resources).then_output(move || {
         GetResourcesOutput::builder()
             .set_resource_tag_mapping_list(Some(
@@ -181,7 +189,9 @@ fn scheduled() -> Value {
 /// An account of every class moto cannot produce, listed over two pages.
 fn account_rules() -> Vec<Rule> {
     let keys = |ids: &[&str]| -> Vec<KeyListEntry> {
-        ids.iter().map(|id| KeyListEntry::builder().key_id(*id).build()).collect()
+        ids.iter()
+            .map(|id| KeyListEntry::builder().key_id(*id).build())
+            .collect()
     };
     let page_one = keys(&["aws-managed", "rotation-off", "period-long", "overdue"]);
     let page_two = keys(&["imported", "deleting", "signing", "replica", "exempt"]);
@@ -197,7 +207,11 @@ fn account_rules() -> Vec<Rule> {
             }),
         mock!(aws_sdk_kms::Client::list_keys)
             .match_requests(|r| r.marker() == Some("page-2"))
-            .then_output(move || ListKeysOutput::builder().set_keys(Some(page_two.clone())).build()),
+            .then_output(move || {
+                ListKeysOutput::builder()
+                    .set_keys(Some(page_two.clone()))
+                    .build()
+            }),
         mock!(aws_sdk_kms::Client::list_aliases).then_output(|| {
             let alias = |name: &str, target: Option<&str>| {
                 AliasListEntry::builder()
@@ -268,7 +282,11 @@ fn account_rules() -> Vec<Rule> {
 fn exemption_tags() -> Vec<(&'static str, &'static str, &'static str)> {
     vec![
         ("exempt", "key-rotation", "exempt"),
-        ("exempt", "key-rotation-exempt-reason", "legacy HSM export, CHG-42"),
+        (
+            "exempt",
+            "key-rotation-exempt-reason",
+            "legacy HSM export, CHG-42",
+        ),
     ]
 }
 
@@ -298,7 +316,10 @@ async fn a_scan_classifies_decides_and_enforces_what_moto_cannot_show() {
             "kms-material-expiring": 1, "kms-rotation-disabled": 1, "kms-rotation-overdue": 2,
             "kms-rotation-period-too-long": 1})
     );
-    assert_eq!((report["compliant"].clone(), report["exempt"].clone()), (json!(3), json!(1)));
+    assert_eq!(
+        (report["compliant"].clone(), report["exempt"].clone()),
+        (json!(3), json!(1))
+    );
     // Rotation was enabled on the two keys that lacked it or rotated too slowly, never on the
     // exempt key; with the period validated and sent.
     assert_eq!(report["enforcement"], json!({"rotation_enabled": 2}));
@@ -319,11 +340,22 @@ async fn a_scan_classifies_decides_and_enforces_what_moto_cannot_show() {
     let kinds: Vec<&str> = published.iter().map(|(_, k)| k.as_str()).collect();
     assert_eq!(
         kinds,
-        ["kms-key-deletion-in-use", "kms-material-expiring", "kms-key-scan-digest"]
+        [
+            "kms-key-deletion-in-use",
+            "kms-material-expiring",
+            "kms-key-scan-digest"
+        ]
     );
-    assert!(published[0].0.starts_with("[CRITICAL] KMS key alias/orders is pending deletion but still in use"));
-    assert!(published[1].0.starts_with("[ERROR] KMS key imported: imported key material expires in 7 days"));
-    assert_eq!(published[2].0, "[CRITICAL] KMS key scan of eu-west-1: 6 of 9 key(s) need attention");
+    assert!(published[0]
+        .0
+        .starts_with("[CRITICAL] KMS key alias/orders is pending deletion but still in use"));
+    assert!(published[1]
+        .0
+        .starts_with("[ERROR] KMS key imported: imported key material expires in 7 days"));
+    assert_eq!(
+        published[2].0,
+        "[CRITICAL] KMS key scan of eu-west-1: 6 of 9 key(s) need attention"
+    );
 }
 
 #[tokio::test]
@@ -346,10 +378,16 @@ async fn without_tags_the_scan_fails_rather_than_enforce_on_exempt_keys() {
     let kms = mock_client!(aws_sdk_kms, RuleMode::MatchAny, &refs, |c| c
         .retry_config(aws_sdk_kms::config::retry::RetryConfig::disabled()));
     let failing = mock!(aws_sdk_resourcegroupstagging::Client::get_resources).then_error(|| {
-        aws_sdk_resourcegroupstagging::operation::get_resources::GetResourcesError::unhandled("AccessDenied")
+        aws_sdk_resourcegroupstagging::operation::get_resources::GetResourcesError::unhandled(
+            "AccessDenied",
+        )
     });
-    let tagging = mock_client!(aws_sdk_resourcegroupstagging, RuleMode::MatchAny, [&failing], |c| c
-        .retry_config(aws_sdk_resourcegroupstagging::config::retry::RetryConfig::disabled()));
+    let tagging = mock_client!(
+        aws_sdk_resourcegroupstagging,
+        RuleMode::MatchAny,
+        [&failing],
+        |c| c.retry_config(aws_sdk_resourcegroupstagging::config::retry::RetryConfig::disabled())
+    );
     let (alerts, published, _) = sns();
     let function = KeyRotation::new(
         AwsKeyService::new(kms, tagging, Limits::share_of_quota(50)),
@@ -371,11 +409,17 @@ fn rotate_rule(id: &'static str) -> Rule {
 #[tokio::test]
 async fn rotate_now_counts_the_lifetime_limit_before_calling_and_refuses_all_or_nothing() {
     let twenty_five: Vec<RotationsListEntry> = (0..25).map(|i| on_demand(30 + i)).collect();
-    let rules = vec![
-        describe("11111111-1111-4111-8111-111111111111", sdk_key("11111111-1111-4111-8111-111111111111", 100)),
+    let rules = [
+        describe(
+            "11111111-1111-4111-8111-111111111111",
+            sdk_key("11111111-1111-4111-8111-111111111111", 100),
+        ),
         status("11111111-1111-4111-8111-111111111111", true, Some(365)),
         rotations("11111111-1111-4111-8111-111111111111", vec![on_demand(50)]),
-        describe("22222222-2222-4222-8222-222222222222", sdk_key("22222222-2222-4222-8222-222222222222", 900)),
+        describe(
+            "22222222-2222-4222-8222-222222222222",
+            sdk_key("22222222-2222-4222-8222-222222222222", 900),
+        ),
         status("22222222-2222-4222-8222-222222222222", true, Some(365)),
         rotations("22222222-2222-4222-8222-222222222222", twenty_five),
         rotate_rule("11111111-1111-4111-8111-111111111111"),
@@ -393,17 +437,25 @@ async fn rotate_now_counts_the_lifetime_limit_before_calling_and_refuses_all_or_
     );
     assert_eq!((rules[6].num_calls(), rules[7].num_calls()), (0, 0));
     let result = function
-        .handle(invoke(json!({"rotate_now": ["11111111-1111-4111-8111-111111111111"]})))
+        .handle(invoke(
+            json!({"rotate_now": ["11111111-1111-4111-8111-111111111111"]}),
+        ))
         .await
         .unwrap();
-    assert_eq!(result["rotated"], json!(["11111111-1111-4111-8111-111111111111"]));
+    assert_eq!(
+        result["rotated"],
+        json!(["11111111-1111-4111-8111-111111111111"])
+    );
     assert_eq!(rules[6].num_calls(), 1);
 }
 
 #[tokio::test]
 async fn an_imminent_automatic_rotation_is_done_pending_not_a_failure() {
-    let rules = vec![
-        describe("33333333-3333-4333-8333-333333333333", sdk_key("33333333-3333-4333-8333-333333333333", 100)),
+    let rules = [
+        describe(
+            "33333333-3333-4333-8333-333333333333",
+            sdk_key("33333333-3333-4333-8333-333333333333", 100),
+        ),
         status("33333333-3333-4333-8333-333333333333", true, Some(365)),
         rotations("33333333-3333-4333-8333-333333333333", vec![]),
         mock!(aws_sdk_kms::Client::rotate_key_on_demand).then_error(|| {
@@ -417,10 +469,15 @@ async fn an_imminent_automatic_rotation_is_done_pending_not_a_failure() {
     let refs: Vec<&Rule> = rules.iter().collect();
     let (function, _) = function(&refs, vec![], false);
     let result = function
-        .handle(invoke(json!({"rotate_now": ["33333333-3333-4333-8333-333333333333"]})))
+        .handle(invoke(
+            json!({"rotate_now": ["33333333-3333-4333-8333-333333333333"]}),
+        ))
         .await
         .unwrap();
-    assert_eq!(result["automatic_rotation_pending"], json!(["33333333-3333-4333-8333-333333333333"]));
+    assert_eq!(
+        result["automatic_rotation_pending"],
+        json!(["33333333-3333-4333-8333-333333333333"])
+    );
     assert_eq!(result["rotated"], json!([]));
 }
 
@@ -429,25 +486,43 @@ async fn imported_keys_rotate_only_with_new_material_waiting() {
     let waiting = RotationsListEntry::builder()
         .key_material_state(KeyMaterialState::PendingRotation)
         .build();
-    let rules = vec![
-        describe("44444444-4444-4444-8444-444444444444", sdk_key("44444444-4444-4444-8444-444444444444", 100).origin(OriginType::External)),
+    let rules = [
+        describe(
+            "44444444-4444-4444-8444-444444444444",
+            sdk_key("44444444-4444-4444-8444-444444444444", 100).origin(OriginType::External),
+        ),
         rotations("44444444-4444-4444-8444-444444444444", vec![waiting]),
-        describe("55555555-5555-4555-8555-555555555555", sdk_key("55555555-5555-4555-8555-555555555555", 100).origin(OriginType::External)),
+        describe(
+            "55555555-5555-4555-8555-555555555555",
+            sdk_key("55555555-5555-4555-8555-555555555555", 100).origin(OriginType::External),
+        ),
         rotations("55555555-5555-4555-8555-555555555555", vec![]),
         rotate_rule("44444444-4444-4444-8444-444444444444"),
     ];
     let refs: Vec<&Rule> = rules.iter().collect();
     let (function, _) = function(&refs, vec![], false);
     let error = function
-        .handle(invoke(json!({"rotate_now": ["55555555-5555-4555-8555-555555555555"]})))
+        .handle(invoke(
+            json!({"rotate_now": ["55555555-5555-4555-8555-555555555555"]}),
+        ))
         .await
         .unwrap_err();
-    assert!(error.to_string().contains("import it first with ImportType NEW_KEY_MATERIAL"), "{error}");
+    assert!(
+        error
+            .to_string()
+            .contains("import it first with ImportType NEW_KEY_MATERIAL"),
+        "{error}"
+    );
     let result = function
-        .handle(invoke(json!({"rotate_now": ["44444444-4444-4444-8444-444444444444"]})))
+        .handle(invoke(
+            json!({"rotate_now": ["44444444-4444-4444-8444-444444444444"]}),
+        ))
         .await
         .unwrap();
-    assert_eq!(result["rotated"], json!(["44444444-4444-4444-8444-444444444444"]));
+    assert_eq!(
+        result["rotated"],
+        json!(["44444444-4444-4444-8444-444444444444"])
+    );
     assert_eq!(rules[4].num_calls(), 1);
 }
 
@@ -455,9 +530,11 @@ async fn imported_keys_rotate_only_with_new_material_waiting() {
 fn requests_are_validated_before_anything_is_called() {
     let parse = |v: Value| parse_request(&v, "aws");
     assert_eq!(
-        parse(json!({"rotate_now": ["1234abcd-12ab-34cd-56ef-1234567890ab", "alias/orders",
+        parse(
+            json!({"rotate_now": ["1234abcd-12ab-34cd-56ef-1234567890ab", "alias/orders",
             "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab",
-            "alias/orders"]}))
+            "alias/orders"]})
+        )
         .unwrap(),
         Request::RotateNow(vec![
             "1234abcd-12ab-34cd-56ef-1234567890ab".into(),
@@ -476,21 +553,44 @@ fn requests_are_validated_before_anything_is_called() {
         (json!({"rotate_now": too_many}), "1 to 25 keys, got 26"),
         (json!({"rotate_now": "alias/x"}), "must be a list"),
         (json!({"rotate_now": [42]}), "42, which is not a key id"),
-        (json!({"rotate_now": ["not a key"]}), "which is not a key id"),
-        (json!({"rotate_now": ["arn:aws:s3:::bucket"]}), "which is not a key id"),
+        (
+            json!({"rotate_now": ["not a key"]}),
+            "which is not a key id",
+        ),
+        (
+            json!({"rotate_now": ["arn:aws:s3:::bucket"]}),
+            "which is not a key id",
+        ),
         (json!({"rotate_alias": "orders"}), "must be an alias name"),
-        (json!({"rotate_alias": "alias/bad name"}), "must be an alias name"),
-        (json!({"rotate_alias": ["alias/x"]}), "must be an alias name"),
-        (json!({"rotate_alias": "alias/aws/s3"}), "AWS managed key's alias"),
-        (json!({"rotate_alias": "alias/x", "rotate_now": ["alias/x"]}), "cannot be asked at once"),
+        (
+            json!({"rotate_alias": "alias/bad name"}),
+            "must be an alias name",
+        ),
+        (
+            json!({"rotate_alias": ["alias/x"]}),
+            "must be an alias name",
+        ),
+        (
+            json!({"rotate_alias": "alias/aws/s3"}),
+            "AWS managed key's alias",
+        ),
+        (
+            json!({"rotate_alias": "alias/x", "rotate_now": ["alias/x"]}),
+            "cannot be asked at once",
+        ),
     ] {
         let error = parse(bad.clone()).unwrap_err().to_string();
         assert!(error.contains(message), "{bad}: {error}");
     }
-    assert!(matches!(parse(json!({"hello": 1})), Err(HandlerError::Event(_))));
+    assert!(matches!(
+        parse(json!({"hello": 1})),
+        Err(HandlerError::Event(_))
+    ));
     // A huge value is quoted cut, never whole.
     let huge = "x".repeat(100_000);
-    let error = parse(json!({"rotate_now": [huge]})).unwrap_err().to_string();
+    let error = parse(json!({"rotate_now": [huge]}))
+        .unwrap_err()
+        .to_string();
     assert!(error.len() < 400, "{}", error.len());
 }
 
@@ -504,6 +604,9 @@ fn settings_have_documented_defaults_and_limits() {
     let env = Env::from_pairs([("AWS_REGION", "eu-west-1"), ("DRY_RUN", "perhaps")]);
     assert!(matches!(
         Settings::from_env(&env),
-        Err(ConfigError::Invalid { name: "DRY_RUN", .. })
+        Err(ConfigError::Invalid {
+            name: "DRY_RUN",
+            ..
+        })
     ));
 }

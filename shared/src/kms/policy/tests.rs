@@ -81,8 +81,14 @@ fn settings_have_documented_defaults_and_limits() {
 
     let env = Env::from_pairs([("MAX_CRYPTOPERIOD_DAYS", "180")]);
     let p = Policy::from_env(&env).unwrap();
-    assert_eq!((p.max_cryptoperiod_days, p.rotation_period.days()), (180, 180));
-    let env = Env::from_pairs([("MAX_CRYPTOPERIOD_DAYS", "400"), ("ROTATION_PERIOD_DAYS", "90")]);
+    assert_eq!(
+        (p.max_cryptoperiod_days, p.rotation_period.days()),
+        (180, 180)
+    );
+    let env = Env::from_pairs([
+        ("MAX_CRYPTOPERIOD_DAYS", "400"),
+        ("ROTATION_PERIOD_DAYS", "90"),
+    ]);
     assert_eq!(Policy::from_env(&env).unwrap().rotation_period.days(), 90);
     for (name, value) in [
         ("MAX_CRYPTOPERIOD_DAYS", "89"),
@@ -105,7 +111,10 @@ fn settings_have_documented_defaults_and_limits() {
 fn rotation_periods_are_those_kms_accepts() {
     assert_eq!(RotationPeriod::new(89), None);
     assert_eq!(RotationPeriod::new(90).map(RotationPeriod::days), Some(90));
-    assert_eq!(RotationPeriod::new(2560).map(RotationPeriod::days), Some(2560));
+    assert_eq!(
+        RotationPeriod::new(2560).map(RotationPeriod::days),
+        Some(2560)
+    );
     assert_eq!(RotationPeriod::new(2561), None);
     assert_eq!(RotationPeriod::new(0), None);
 }
@@ -246,7 +255,10 @@ fn each_class_reads_only_what_it_needs_and_never_more_than_three_calls() {
             grants: false
         }
     );
-    assert_eq!(reads(&key("SYMMETRIC_DEFAULT", "AWS_KMS", "Disabled", 400)).count(), 2);
+    assert_eq!(
+        reads(&key("SYMMETRIC_DEFAULT", "AWS_KMS", "Disabled", 400)).count(),
+        2
+    );
     assert_eq!(
         reads(&key("SYMMETRIC_DEFAULT", "EXTERNAL", "Enabled", 1)),
         Reads {
@@ -290,8 +302,14 @@ fn aws_managed_keys_are_compliant_and_never_enforced() {
     assert!(assessment.findings.is_empty());
     assert_eq!(assessment.enforcement, None);
     let e = &assessment.evidence;
-    assert_eq!((e.class, e.method, e.compliant), ("aws-managed", "aws-managed", true));
-    assert_eq!((e.rotation_enabled, e.rotation_period_days), (Some(true), Some(365)));
+    assert_eq!(
+        (e.class, e.method, e.compliant),
+        ("aws-managed", "aws-managed", true)
+    );
+    assert_eq!(
+        (e.rotation_enabled, e.rotation_period_days),
+        (Some(true), Some(365))
+    );
     assert_eq!(e.last_rotation_source, "aws-managed");
 }
 
@@ -314,7 +332,13 @@ fn rotation_off_is_found_and_enforced_with_the_configured_period() {
 
 #[test]
 fn the_period_is_checked_at_and_around_the_maximum() {
-    for (period, too_long) in [(90, false), (364, false), (365, false), (366, true), (2560, true)] {
+    for (period, too_long) in [
+        (90, false),
+        (364, false),
+        (365, false),
+        (366, true),
+        (2560, true),
+    ] {
         let mut v = view(symmetric(10));
         v.rotation = rotating(period);
         let assessment = assess(&v, &policy(), NOW);
@@ -383,7 +407,9 @@ fn a_key_disabled_for_a_long_time_is_overdue_but_not_enforced() {
     assert_eq!(a.class, KeyClass::Disabled(Method::Automatic));
     assert_eq!(kinds(&a), ["kms-rotation-overdue"]);
     assert_eq!(a.severity(), Some(Severity::Warning));
-    assert!(a.findings[0].explanation().contains("KMS does not rotate a disabled key"));
+    assert!(a.findings[0]
+        .explanation()
+        .contains("KMS does not rotate a disabled key"));
     assert!(a.findings[0].action(&v.key.id).contains("enable it"));
     // Rotation off on a disabled key: found, never enforced (KMS refuses a disabled key).
     v.rotation = not_rotating();
@@ -422,7 +448,10 @@ fn imported_material_alerts_on_threshold_days_and_is_critical_near_expiry() {
             alert_today,
             "{days}"
         );
-        assert_eq!(a.enforcement, None, "imported keys never get automatic rotation");
+        assert_eq!(
+            a.enforcement, None,
+            "imported keys never get automatic rotation"
+        );
     }
     // Material that does not expire: nothing.
     let mut v = view(key("SYMMETRIC_DEFAULT", "EXTERNAL", "Enabled", 10));
@@ -475,7 +504,10 @@ fn exempt_keys_are_reported_and_never_enforced() {
     let a = assess(&v, &policy(), NOW);
     assert!(a.findings.is_empty());
     assert_eq!(a.enforcement, None);
-    assert_eq!((a.evidence.exempt, a.evidence.exemption_reason.clone()), (true, None));
+    assert_eq!(
+        (a.evidence.exempt, a.evidence.exemption_reason.clone()),
+        (true, None)
+    );
     assert!(a.evidence.compliant);
     // Another value of the tag is no exemption.
     v.tags = BTreeMap::from([("key-rotation".into(), "maybe".into())]);
@@ -501,7 +533,11 @@ fn manual_keys_are_judged_by_the_age_of_the_key_the_alias_points_at() {
     ] {
         let a = assess(&view(key(spec, "AWS_KMS", "Enabled", age)), &p, NOW);
         assert_eq!(a.method.label(), "manual-alias");
-        assert_eq!(kinds(&a) == ["kms-rotation-overdue"], overdue, "{spec} {age}");
+        assert_eq!(
+            kinds(&a) == ["kms-rotation-overdue"],
+            overdue,
+            "{spec} {age}"
+        );
         assert_eq!(a.enforcement, None);
         if overdue {
             assert!(a.findings[0].action("k").contains("rotate_alias"));
@@ -555,7 +591,9 @@ fn keys_pending_deletion_are_critical_while_in_use() {
     v.aliases.clear();
     v.grants = Some(3);
     let a = assess(&v, &policy(), NOW);
-    assert!(a.findings[0].explanation().ends_with("while 3 grant(s) still allow its use"));
+    assert!(a.findings[0]
+        .explanation()
+        .ends_with("while 3 grant(s) still allow its use"));
     // Nothing points at it: a warning that names the date.
     v.grants = Some(0);
     let a = assess(&v, &policy(), NOW);
@@ -565,7 +603,10 @@ fn keys_pending_deletion_are_critical_while_in_use() {
     assert!(a.findings[0].alerts_today());
     // Exemptions do not silence deletion.
     v.tags = BTreeMap::from([("key-rotation".into(), "exempt".into())]);
-    assert_eq!(kinds(&assess(&v, &policy(), NOW)), ["kms-key-pending-deletion"]);
+    assert_eq!(
+        kinds(&assess(&v, &policy(), NOW)),
+        ["kms-key-pending-deletion"]
+    );
     // A primary waiting for its replicas has no date yet.
     let mut v = view(KeyMetadata {
         deletion_date: None,
@@ -587,7 +628,9 @@ fn keys_without_usable_material_are_errors() {
     );
     assert_eq!(kinds(&a), ["kms-key-unusable"]);
     assert_eq!(a.severity(), Some(Severity::Error));
-    assert!(a.findings[0].action("k").contains("get-parameters-for-import"));
+    assert!(a.findings[0]
+        .action("k")
+        .contains("get-parameters-for-import"));
     let a = assess(
         &view(key("SYMMETRIC_DEFAULT", "AWS_CLOUDHSM", "Unavailable", 10)),
         &policy(),
@@ -643,10 +686,15 @@ fn the_evidence_record_holds_what_an_auditor_asks_for() {
 fn on_demand_rotation_counts_the_lifetime_limit_and_guards_repeats() {
     let k = symmetric(10);
     let on_demand = |n: usize, days_ago: i64| -> Vec<KeyMaterial> {
-        (0..n).map(|i| rotated(days_ago + i as i64, RotationType::OnDemand)).collect()
+        (0..n)
+            .map(|i| rotated(days_ago + i as i64, RotationType::OnDemand))
+            .collect()
     };
     assert_eq!(plan_on_demand(&k, &[], None, NOW), Ok(OnDemandPlan::Rotate));
-    assert_eq!(plan_on_demand(&k, &on_demand(24, 2), None, NOW), Ok(OnDemandPlan::Rotate));
+    assert_eq!(
+        plan_on_demand(&k, &on_demand(24, 2), None, NOW),
+        Ok(OnDemandPlan::Rotate)
+    );
     assert_eq!(
         plan_on_demand(&k, &on_demand(25, 2), None, NOW),
         Err(OnDemandRefusal::LimitReached { rotations: 25 })
@@ -654,7 +702,10 @@ fn on_demand_rotation_counts_the_lifetime_limit_and_guards_repeats() {
     // Automatic rotations do not count against the 25.
     let mut mixed = on_demand(24, 2);
     mixed.extend((0..10).map(|i| rotated(100 + i, RotationType::Automatic)));
-    assert_eq!(plan_on_demand(&k, &mixed, None, NOW), Ok(OnDemandPlan::Rotate));
+    assert_eq!(
+        plan_on_demand(&k, &mixed, None, NOW),
+        Ok(OnDemandPlan::Rotate)
+    );
     // Rotated on demand 23 hours ago, or in progress: done already.
     let recent = vec![KeyMaterial {
         rotated: Some(NOW - 23 * 3600),
@@ -663,23 +714,40 @@ fn on_demand_rotation_counts_the_lifetime_limit_and_guards_repeats() {
     }];
     assert_eq!(
         plan_on_demand(&k, &recent, None, NOW),
-        Ok(OnDemandPlan::AlreadyRotated { at: NOW - 23 * 3600 })
+        Ok(OnDemandPlan::AlreadyRotated {
+            at: NOW - 23 * 3600
+        })
     );
     assert_eq!(
         plan_on_demand(&k, &[], Some(NOW - 60), NOW),
         Ok(OnDemandPlan::AlreadyRotated { at: NOW - 60 })
     );
-    assert_eq!(plan_on_demand(&k, &on_demand(1, 1), None, NOW), Ok(OnDemandPlan::Rotate));
+    assert_eq!(
+        plan_on_demand(&k, &on_demand(1, 1), None, NOW),
+        Ok(OnDemandPlan::Rotate)
+    );
 }
 
 #[test]
 fn on_demand_rotation_refuses_keys_that_cannot_rotate_on_demand() {
     for (metadata, class) in [
-        (KeyMetadata { aws_managed: true, ..symmetric(1) }, "aws-managed"),
+        (
+            KeyMetadata {
+                aws_managed: true,
+                ..symmetric(1)
+            },
+            "aws-managed",
+        ),
         (key("RSA_2048", "AWS_KMS", "Enabled", 1), "manual"),
         (key("HMAC_256", "AWS_KMS", "Enabled", 1), "manual"),
-        (key("SYMMETRIC_DEFAULT", "AWS_KMS", "Disabled", 1), "disabled"),
-        (key("SYMMETRIC_DEFAULT", "AWS_KMS", "PendingDeletion", 1), "pending-deletion"),
+        (
+            key("SYMMETRIC_DEFAULT", "AWS_KMS", "Disabled", 1),
+            "disabled",
+        ),
+        (
+            key("SYMMETRIC_DEFAULT", "AWS_KMS", "PendingDeletion", 1),
+            "pending-deletion",
+        ),
         (
             KeyMetadata {
                 multi_region: Some(MultiRegion::Replica { primary_arn: None }),
@@ -704,15 +772,24 @@ fn on_demand_rotation_refuses_keys_that_cannot_rotate_on_demand() {
         state: Some("PENDING_ROTATION".into()),
         ..KeyMaterial::default()
     }];
-    assert_eq!(plan_on_demand(&imported, &waiting, None, NOW), Ok(OnDemandPlan::Rotate));
+    assert_eq!(
+        plan_on_demand(&imported, &waiting, None, NOW),
+        Ok(OnDemandPlan::Rotate)
+    );
 }
 
 #[test]
 fn manual_rotation_refuses_what_it_cannot_rotate() {
-    assert_eq!(check_manual(&key("RSA_2048", "AWS_KMS", "Enabled", 1)), Ok(()));
+    assert_eq!(
+        check_manual(&key("RSA_2048", "AWS_KMS", "Enabled", 1)),
+        Ok(())
+    );
     assert_eq!(check_manual(&symmetric(1)), Ok(()));
     assert_eq!(
-        check_manual(&KeyMetadata { aws_managed: true, ..symmetric(1) }),
+        check_manual(&KeyMetadata {
+            aws_managed: true,
+            ..symmetric(1)
+        }),
         Err(ManualRefusal::AwsManaged)
     );
     assert_eq!(
@@ -724,11 +801,15 @@ fn manual_rotation_refuses_what_it_cannot_rotate() {
     );
     assert_eq!(
         check_manual(&key("RSA_2048", "AWS_KMS", "Disabled", 1)),
-        Err(ManualRefusal::NotEnabled { state: "Disabled".into() })
+        Err(ManualRefusal::NotEnabled {
+            state: "Disabled".into()
+        })
     );
     assert_eq!(
         check_manual(&key("SYMMETRIC_DEFAULT", "EXTERNAL", "Enabled", 1)),
-        Err(ManualRefusal::OriginNotGenerated { origin: "EXTERNAL".into() })
+        Err(ManualRefusal::OriginNotGenerated {
+            origin: "EXTERNAL".into()
+        })
     );
     let rsa = key("RSA_2048", "AWS_KMS", "Enabled", 1);
     assert_eq!(check_successor(&rsa, &rsa), Ok(()));
@@ -738,7 +819,9 @@ fn manual_rotation_refuses_what_it_cannot_rotate() {
     };
     assert_eq!(
         check_successor(&rsa, &ecc),
-        Err(ManualRefusal::SuccessorOfAnotherType { successor: "other".into() })
+        Err(ManualRefusal::SuccessorOfAnotherType {
+            successor: "other".into()
+        })
     );
 }
 
@@ -749,13 +832,19 @@ fn a_manual_rotation_repeated_within_a_day_is_recognised() {
         created: NOW - 23 * 3600,
         ..key("RSA_2048", "AWS_KMS", "Enabled", 0)
     };
-    assert_eq!(recent_manual_rotation(&new_key, &tags, NOW).as_deref(), Some("old-key"));
+    assert_eq!(
+        recent_manual_rotation(&new_key, &tags, NOW).as_deref(),
+        Some("old-key")
+    );
     let day_old = KeyMetadata {
         created: NOW - DAY,
         ..new_key.clone()
     };
     assert_eq!(recent_manual_rotation(&day_old, &tags, NOW), None);
-    assert_eq!(recent_manual_rotation(&new_key, &BTreeMap::new(), NOW), None);
+    assert_eq!(
+        recent_manual_rotation(&new_key, &BTreeMap::new(), NOW),
+        None
+    );
 }
 
 #[test]
@@ -780,7 +869,9 @@ fn an_interrupted_rotation_reuses_its_successor() {
     let mismatched = [successor("ecc", "ECC_NIST_P256", "Enabled", 1)];
     assert_eq!(
         choose_successor(&current, &mismatched),
-        Err(ManualRefusal::SuccessorOfAnotherType { successor: "ecc".into() })
+        Err(ManualRefusal::SuccessorOfAnotherType {
+            successor: "ecc".into()
+        })
     );
 }
 
