@@ -20,6 +20,16 @@ impl ReceivedAlert {
     }
 }
 
+/// The `kind` attribute of each alert, sorted.
+pub fn kinds(alerts: &[ReceivedAlert]) -> Vec<String> {
+    let mut kinds: Vec<String> = alerts
+        .iter()
+        .map(|a| a.attributes.get("kind").cloned().unwrap_or_default())
+        .collect();
+    kinds.sort();
+    kinds
+}
+
 pub struct AlertInbox {
     sqs: aws_sdk_sqs::Client,
     queue_url: String,

@@ -162,6 +162,15 @@ impl FunctionProcess {
         }
     }
 
+    /// Invokes the function and returns its response; an error response is an error that quotes
+    /// everything the function printed.
+    pub async fn respond(&mut self, event: &Value) -> Result<Value> {
+        match self.invoke(event).await? {
+            Invocation::Response(response) => Ok(response),
+            error => Err(format!("{error:?}\n{}", self.output()).into()),
+        }
+    }
+
     /// Everything the function wrote to stdout and stderr so far.
     pub fn output(&self) -> String {
         self.output.lock().map(|o| o.clone()).unwrap_or_default()

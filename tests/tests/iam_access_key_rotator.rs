@@ -2,9 +2,9 @@
 //! against moto's IAM, Secrets Manager and SNS. moto cannot backdate keys, so the lifecycle runs
 //! with ages of seconds (the ages are settings) and real waiting.
 
-use e2e::inbox::ReceivedAlert;
+use e2e::inbox::{kinds, ReceivedAlert};
 use e2e::moto::{unique_name, Moto, REGION};
-use e2e::runtime::{FunctionProcess, Invocation};
+use e2e::runtime::FunctionProcess;
 use e2e::TestEnvironment;
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -115,22 +115,6 @@ impl Setup {
     }
 }
 
-async fn run(function: &mut FunctionProcess, event: &Value) -> Value {
-    match function.invoke(event).await.unwrap() {
-        Invocation::Response(report) => report,
-        error => panic!("run failed: {error:?}\n{}", function.output()),
-    }
-}
-
-fn kinds(alerts: &[ReceivedAlert]) -> Vec<String> {
-    let mut kinds: Vec<String> = alerts
-        .iter()
-        .map(|a| a.attributes["kind"].clone())
-        .collect();
-    kinds.sort();
-    kinds
-}
-
 fn sleep(seconds: f64) -> tokio::time::Sleep {
     tokio::time::sleep(Duration::from_secs_f64(seconds))
 }
@@ -153,7 +137,7 @@ async fn a_key_goes_through_rotate_deactivate_delete_and_exempt_users_are_untouc
         .await;
 
     // Day 0: nothing is old enough.
-    let report = run(&mut function, &scheduled()).await;
+    let report = function.respond(&scheduled()).await.unwrap();
     assert_eq!(
         report["outcomes"],
         json!({"exempt": 1, "no-keys": 1, "unchanged": 1})
@@ -164,7 +148,7 @@ async fn a_key_goes_through_rotate_deactivate_delete_and_exempt_users_are_untouc
 
     // Rotation age reached: a new key, stored, the old one still active.
     sleep(6.2).await;
-    let report = run(&mut function, &scheduled()).await;
+    let report = function.respond(&scheduled()).await.unwrap();
     assert_eq!(report["outcomes"]["rotated"], 1);
     let keys = s.keys(&alice).await;
     assert_eq!(keys.len(), 2);
@@ -195,12 +179,12 @@ async fn a_key_goes_through_rotate_deactivate_delete_and_exempt_users_are_untouc
     );
 
     // The new key is still in its install grace period: nothing happens.
-    let report = run(&mut function, &scheduled()).await;
+    let report = function.respond(&scheduled()).await.unwrap();
     assert_eq!(report["outcomes"]["unchanged"], 1);
 
     // Install grace over, the old key unused since: deactivated, and the time recorded.
     sleep(3.5).await;
-    let report = run(&mut function, &scheduled()).await;
+    let report = function.respond(&scheduled()).await.unwrap();
     assert_eq!(report["outcomes"]["deactivated"], 1);
     assert_eq!(
         s.keys(&alice).await,
@@ -213,12 +197,12 @@ async fn a_key_goes_through_rotate_deactivate_delete_and_exempt_users_are_untouc
     assert!(kinds(&s.alerts().await).contains(&"access-key-deactivated".to_owned()));
 
     // Recovery grace not over yet.
-    let report = run(&mut function, &scheduled()).await;
+    let report = function.respond(&scheduled()).await.unwrap();
     assert_eq!(report["outcomes"]["unchanged"], 1);
 
     // Recovery grace over: the old key is deleted, its record removed.
     sleep(3.5).await;
-    let report = run(&mut function, &scheduled()).await;
+    let report = function.respond(&scheduled()).await.unwrap();
     assert_eq!(report["outcomes"]["deleted"], 1);
     assert_eq!(s.keys(&alice).await, [(new_key.clone(), true)]);
     assert!(!s
@@ -248,7 +232,7 @@ async fn a_dry_run_reports_every_action_and_changes_nothing() {
     let before = s.keys(&dave).await;
     let mut function = s.start(&[("KEY_ROTATION_AGE", "1s")]).await; // DRY_RUN defaults to true
     sleep(1.5).await;
-    let report = run(&mut function, &scheduled()).await;
+    let report = function.respond(&scheduled()).await.unwrap();
     assert_eq!(report["dry_run"], true);
     assert_eq!(report["outcomes"]["rotated"], 1);
     let alerts = s.alerts().await;
@@ -270,7 +254,7 @@ async fn only_the_keys_user_and_the_rotator_may_read_its_secret() {
         .start(&[("DRY_RUN", "false"), ("KEY_ROTATION_AGE", "1s")])
         .await;
     sleep(1.5).await;
-    let report = run(&mut function, &scheduled()).await;
+    let report = function.respond(&scheduled()).await.unwrap();
     assert_eq!(report["outcomes"]["rotated"], 1, "{report}");
     let user_arn = s
         .iam
@@ -353,12 +337,12 @@ async fn a_key_whose_storage_cannot_be_confirmed_is_deleted_by_the_next_run() {
     let mut function = s
         .start(&[("DRY_RUN", "false"), ("KEY_ROTATION_AGE", "1s")])
         .await;
-    let report = run(&mut function, &scheduled()).await;
+    let report = function.respond(&scheduled()).await.unwrap();
     assert_eq!(report["outcomes"]["unstored-key-deleted"], 1, "{report}");
     assert_eq!(s.keys(&erin).await, before, "no orphaned key may remain");
     assert!(kinds(&s.alerts().await).contains(&"access-key-unstored-deleted".to_owned()));
     // And the run after rotates for real.
-    let report = run(&mut function, &scheduled()).await;
+    let report = function.respond(&scheduled()).await.unwrap();
     assert_eq!(report["outcomes"]["rotated"], 1, "{report}");
     let keys = s.keys(&erin).await;
     assert_eq!(keys.len(), 2);
@@ -434,7 +418,10 @@ async fn forcing_rotates_named_users_now_and_rejects_bad_requests_without_change
     assert!(s.alerts().await.is_empty());
 
     // The key is minutes from the 90-day rotation age: forcing rotates it anyway.
-    let report = run(&mut function, &json!({"force_users": [gina.clone()]})).await;
+    let report = function
+        .respond(&json!({"force_users": [gina.clone()]}))
+        .await
+        .unwrap();
     assert_eq!(report["outcomes"], json!({"rotated": 1}));
     assert_eq!(s.keys(&gina).await.len(), 2);
     let alerts = s.alerts().await;

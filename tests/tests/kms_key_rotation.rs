@@ -5,9 +5,9 @@
 //! is covered by the handler's tests against SDK mocks.
 
 use aws_sdk_kms::types::{KeySpec, KeyUsageType, Tag};
-use e2e::inbox::ReceivedAlert;
+use e2e::inbox::{kinds, ReceivedAlert};
 use e2e::moto::Moto;
-use e2e::runtime::{FunctionProcess, Invocation};
+use e2e::runtime::FunctionProcess;
 use e2e::TestEnvironment;
 use serde_json::{json, Value};
 
@@ -117,23 +117,6 @@ impl Setup {
     }
 }
 
-/// Invokes the function and returns its response; fails the test with its output otherwise.
-async fn succeed(function: &mut FunctionProcess, payload: &Value) -> Value {
-    match function.invoke(payload).await.unwrap() {
-        Invocation::Response(value) => value,
-        other => panic!("invocation failed: {other:?}\n{}", function.output()),
-    }
-}
-
-fn kinds(alerts: &[ReceivedAlert]) -> Vec<String> {
-    let mut kinds: Vec<String> = alerts
-        .iter()
-        .map(|a| a.attributes["kind"].clone())
-        .collect();
-    kinds.sort();
-    kinds
-}
-
 #[tokio::test]
 async fn the_daily_scan_enforces_rotation_and_pages_about_keys_deleted_while_in_use() {
     let s = setup("ap-southeast-1").await;
@@ -173,7 +156,10 @@ async fn the_daily_scan_enforces_rotation_and_pages_about_keys_deleted_while_in_
     }
 
     let mut function = s.start(&[("DRY_RUN", "false")]).await;
-    let report = succeed(&mut function, &e2e::scheduled_event().unwrap()).await;
+    let report = function
+        .respond(&e2e::scheduled_event().unwrap())
+        .await
+        .unwrap();
     assert_eq!(report["keys"], 6, "{report}");
     assert_eq!(
         report["classes"],
@@ -282,7 +268,10 @@ async fn the_daily_scan_enforces_rotation_and_pages_about_keys_deleted_while_in_
     assert_eq!(record["last_rotation_source"], "key-creation");
 
     // The next day's scan finds rotation on and changes nothing more.
-    let again = succeed(&mut function, &e2e::scheduled_event().unwrap()).await;
+    let again = function
+        .respond(&e2e::scheduled_event().unwrap())
+        .await
+        .unwrap();
     assert_eq!(again["enforcement"], json!({}));
 }
 
@@ -291,7 +280,10 @@ async fn by_default_the_scan_is_a_dry_run_that_changes_nothing() {
     let s = setup("ap-southeast-2").await;
     let unrotated = s.symmetric(&[]).await;
     let mut function = s.start(&[]).await;
-    let report = succeed(&mut function, &e2e::scheduled_event().unwrap()).await;
+    let report = function
+        .respond(&e2e::scheduled_event().unwrap())
+        .await
+        .unwrap();
     assert_eq!(report["dry_run"], true);
     assert_eq!(report["enforcement"], json!({"rotation_would_enable": 1}));
     assert!(!s.rotation_enabled(&unrotated).await);
@@ -330,11 +322,17 @@ async fn rotate_now_rotates_once_and_refuses_unknown_or_ineligible_keys_without_
     assert_eq!(s.rotations(&key).await, 0);
 
     // By alias: resolved to the key id (KMS refuses aliases here).
-    let rotated = succeed(&mut function, &json!({"rotate_now": ["alias/payments"]})).await;
+    let rotated = function
+        .respond(&json!({"rotate_now": ["alias/payments"]}))
+        .await
+        .unwrap();
     assert_eq!(rotated["rotated"], json!([key]));
     assert_eq!(s.rotations(&key).await, 1);
     // A retry within the day is answered as done, and uses none of the 25.
-    let repeated = succeed(&mut function, &json!({"rotate_now": [key]})).await;
+    let repeated = function
+        .respond(&json!({"rotate_now": [key]}))
+        .await
+        .unwrap();
     assert_eq!(repeated["rotated"], json!([]));
     assert_eq!(repeated["already_rotated"][0]["key_id"], key.as_str());
     assert_eq!(s.rotations(&key).await, 1);
@@ -378,7 +376,10 @@ async fn rotate_alias_moves_the_alias_to_a_copy_and_keeps_the_old_key_for_decryp
     s.alias("alias/signing", &old).await;
     let mut function = s.start(&[]).await;
 
-    let result = succeed(&mut function, &json!({"rotate_alias": "alias/signing"})).await;
+    let result = function
+        .respond(&json!({"rotate_alias": "alias/signing"}))
+        .await
+        .unwrap();
     let new = result["new_key_id"].as_str().unwrap().to_owned();
     assert_ne!(new, old);
     assert_eq!(result["resumed"], false);
@@ -446,7 +447,10 @@ async fn rotate_alias_moves_the_alias_to_a_copy_and_keeps_the_old_key_for_decryp
 
     // A repeat within the day (a retry after a lost answer) makes no third key.
     let keys_before = s.key_ids().await;
-    let repeat = succeed(&mut function, &json!({"rotate_alias": "alias/signing"})).await;
+    let repeat = function
+        .respond(&json!({"rotate_alias": "alias/signing"}))
+        .await
+        .unwrap();
     assert_eq!(repeat["already_rotated"], true);
     assert_eq!(s.key_ids().await, keys_before);
 }
@@ -468,7 +472,10 @@ async fn an_interrupted_manual_rotation_reuses_the_successor_it_created() {
         .await;
     let keys_before = s.key_ids().await;
     let mut function = s.start(&[]).await;
-    let result = succeed(&mut function, &json!({"rotate_alias": "alias/mac"})).await;
+    let result = function
+        .respond(&json!({"rotate_alias": "alias/mac"}))
+        .await
+        .unwrap();
     assert_eq!(result["new_key_id"], orphan.as_str());
     assert_eq!(result["resumed"], true);
     assert_eq!(s.key_ids().await, keys_before, "no second successor");
@@ -551,7 +558,10 @@ async fn each_documented_event_becomes_its_alert() {
         ("cloudtrail-kms-enable-key-rotation", "[WARNING] KMS key 1234abcd-12ab-34cd-56ef-1234567890ab set to rotate every 730 days", "kms-rotation-period-set-too-long"),
     ];
     for (fixture, subject, kind) in cases {
-        let result = succeed(&mut function, &e2e::fixture(fixture).unwrap()).await;
+        let result = function
+            .respond(&e2e::fixture(fixture).unwrap())
+            .await
+            .unwrap();
         assert_eq!(result["kind"], kind, "{fixture}");
         let alerts = s.alerts().await;
         assert_eq!(alerts.len(), 1, "{fixture}");
