@@ -112,6 +112,19 @@ impl Setup {
         ids
     }
 
+    async fn tags(&self, key: &str) -> std::collections::BTreeMap<String, String> {
+        self.kms
+            .list_resource_tags()
+            .key_id(key)
+            .send()
+            .await
+            .unwrap()
+            .tags()
+            .iter()
+            .map(|t| (t.tag_key().to_owned(), t.tag_value().to_owned()))
+            .collect()
+    }
+
     async fn alerts(&self) -> Vec<ReceivedAlert> {
         self.environment.inbox.drain().await.unwrap()
     }
@@ -405,27 +418,10 @@ async fn rotate_alias_moves_the_alias_to_a_copy_and_keeps_the_old_key_for_decryp
         .await
         .unwrap();
     assert_eq!(copied.policy(), Some(policy.as_str()));
-    let tags = |key: String| {
-        let kms = s.kms.clone();
-        async move {
-            kms.list_resource_tags()
-                .key_id(key)
-                .send()
-                .await
-                .unwrap()
-                .tags()
-                .iter()
-                .map(|t| (t.tag_key().to_owned(), t.tag_value().to_owned()))
-                .collect::<std::collections::BTreeMap<_, _>>()
-        }
-    };
-    let new_tags = tags(new.clone()).await;
+    let new_tags = s.tags(&new).await;
     assert_eq!(new_tags["team"], "payments");
     assert_eq!(new_tags["credential-rotation/supersedes"], old);
-    assert_eq!(
-        tags(old.clone()).await["credential-rotation/superseded-by"],
-        new
-    );
+    assert_eq!(s.tags(&old).await["credential-rotation/superseded-by"], new);
     // The old key stays enabled for verification; nothing is scheduled for deletion.
     let old_state = s.kms.describe_key().key_id(&old).send().await.unwrap();
     assert_eq!(
@@ -487,6 +483,56 @@ async fn an_interrupted_manual_rotation_reuses_the_successor_it_created() {
         .await
         .unwrap();
     assert_eq!(target.key_metadata().unwrap().key_id(), orphan);
+}
+
+#[tokio::test]
+async fn a_manual_rotation_that_stopped_after_moving_the_alias_is_finished_once() {
+    let s = setup("eu-west-3").await;
+    let old = s.key(KeySpec::Rsa2048, KeyUsageType::SignVerify, &[]).await;
+    s.alias("alias/tokens", &old).await;
+    // What an attempt that stopped after UpdateAlias leaves: the old key not yet tagged.
+    let successor = s
+        .key(
+            KeySpec::Rsa2048,
+            KeyUsageType::SignVerify,
+            &[("credential-rotation/supersedes", old.as_str())],
+        )
+        .await;
+    s.kms
+        .update_alias()
+        .alias_name("alias/tokens")
+        .target_key_id(&successor)
+        .send()
+        .await
+        .unwrap();
+    let keys_before = s.key_ids().await;
+    let mut function = s.start(&[]).await;
+    let finished = function
+        .respond(&json!({"rotate_alias": "alias/tokens"}))
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            finished["previous_key_id"].as_str(),
+            finished["new_key_id"].as_str()
+        ),
+        (Some(old.as_str()), Some(successor.as_str()))
+    );
+    assert_eq!(finished["resumed"], true);
+    assert_eq!(
+        s.tags(&old).await["credential-rotation/superseded-by"],
+        successor
+    );
+    assert_eq!(s.key_ids().await, keys_before, "no new key");
+    assert_eq!(kinds(&s.alerts().await), ["kms-alias-rotated"]);
+    // Finished: a repeat changes nothing and says nothing.
+    let repeat = function
+        .respond(&json!({"rotate_alias": "alias/tokens"}))
+        .await
+        .unwrap();
+    assert_eq!(repeat["already_rotated"], true);
+    assert_eq!(s.key_ids().await, keys_before);
+    assert!(s.alerts().await.is_empty());
 }
 
 #[tokio::test]

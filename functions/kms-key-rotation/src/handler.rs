@@ -438,7 +438,7 @@ impl<K: KeyService, A: AlertSink> KeyRotation<K, A> {
                     alerts.push(key_alert(view, assessment, finding, source, now));
                 }
             }
-            report.compliant += usize::from(assessment.findings.is_empty());
+            report.compliant += usize::from(assessment.evidence.compliant);
             report.exempt += usize::from(assessment.exemption.is_some());
             let record = serde_json::to_string(&assessment.evidence).unwrap_or_default();
             tracing::info!(
@@ -637,18 +637,32 @@ impl<K: KeyService, A: AlertSink> KeyRotation<K, A> {
         check_manual(&current).map_err(refused)?;
         let tags = self.keys.key_tags(&current.id).await?;
 
-        // A repeat of a rotation made within the day: finish it (tag the predecessor), no more.
+        // The alias points at a successor made within the day: either a repeat of a finished
+        // rotation (answered as done), or one that stopped after moving the alias, finished here
+        // by tagging the predecessor and sending the alert it never sent.
         if let Some(predecessor) = recent_manual_rotation(&current, &tags, now) {
+            let predecessor_tags = self.keys.key_tags(&predecessor).await?;
+            if predecessor_tags.get(SUPERSEDED_BY_TAG) == Some(&current.id) {
+                tracing::info!(alias, key_id = %current.id, predecessor = %predecessor, "the alias was rotated within the last day; not rotated again");
+                return Ok(json!({
+                    "alias": alias,
+                    "already_rotated": true,
+                    "key_id": current.id,
+                    "supersedes": predecessor,
+                }));
+            }
             self.keys
                 .tag_key(&predecessor, SUPERSEDED_BY_TAG, &current.id)
                 .await?;
-            tracing::info!(alias, key_id = %current.id, predecessor = %predecessor, "the alias was rotated within the last day; not rotated again");
-            return Ok(json!({
-                "alias": alias,
-                "already_rotated": true,
-                "key_id": current.id,
-                "supersedes": predecessor,
-            }));
+            let rotated = AliasRotated {
+                alias,
+                previous_key: &predecessor,
+                new_key: &current.id,
+                new_key_arn: &current.arn,
+                resumed: true,
+                policy_names_previous_key: false,
+            };
+            return self.announce(&rotated, now, source).await;
         }
 
         // A successor an interrupted attempt created (tagged at creation) is reused.
@@ -689,26 +703,33 @@ impl<K: KeyService, A: AlertSink> KeyRotation<K, A> {
         self.keys
             .tag_key(&current.id, SUPERSEDED_BY_TAG, &successor.id)
             .await?;
-        let alert = alias_rotated_alert(
-            &AliasRotated {
-                alias,
-                previous_key: &current.id,
-                new_key: &successor.id,
-                new_key_arn: &successor.arn,
-                resumed,
-                policy_names_previous_key,
-            },
-            source,
-            now,
-        );
+        let rotated = AliasRotated {
+            alias,
+            previous_key: &current.id,
+            new_key: &successor.id,
+            new_key_arn: &successor.arn,
+            resumed,
+            policy_names_previous_key,
+        };
+        self.announce(&rotated, now, source).await
+    }
+
+    /// Announces a completed manual rotation; the invocation's result.
+    async fn announce(
+        &self,
+        rotated: &AliasRotated<'_>,
+        now: i64,
+        source: &str,
+    ) -> Result<Value, HandlerError> {
+        let alert = alias_rotated_alert(rotated, source, now);
         publish_all(&self.alerts, std::slice::from_ref(&alert))
             .await
             .into_result()?;
         Ok(json!({
-            "alias": alias,
-            "previous_key_id": current.id,
-            "new_key_id": successor.id,
-            "resumed": resumed,
+            "alias": rotated.alias,
+            "previous_key_id": rotated.previous_key,
+            "new_key_id": rotated.new_key,
+            "resumed": rotated.resumed,
         }))
     }
 }

@@ -491,6 +491,9 @@ pub struct Evidence {
     pub exempt: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub exemption_reason: Option<String>,
+    /// Every part of the key's state its class needs was read; a key read only in part is
+    /// never reported compliant.
+    pub complete: bool,
     pub compliant: bool,
     pub findings: Vec<&'static str>,
 }
@@ -640,6 +643,10 @@ pub fn assess(view: &KeyView, policy: &Policy, now: i64) -> Assessment {
         period: policy.rotation_period,
     });
 
+    let needed = reads_for(key, policy, now);
+    let complete = (!needed.rotation_status || view.rotation.is_some())
+        && (!needed.history || view.history.is_some())
+        && (!needed.grants || view.grants.is_some());
     let rfc3339 = crate::time::rfc3339_epoch;
     let evidence = Evidence {
         key_id: key.id.clone(),
@@ -680,7 +687,8 @@ pub fn assess(view: &KeyView, policy: &Policy, now: i64) -> Assessment {
         superseded_by,
         exempt: exemption.is_some(),
         exemption_reason: exemption.as_ref().and_then(|e| e.reason.clone()),
-        compliant: findings.is_empty(),
+        complete,
+        compliant: complete && findings.is_empty(),
         findings: findings.iter().map(Finding::kind).collect(),
     };
     Assessment {

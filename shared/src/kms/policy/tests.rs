@@ -676,6 +676,7 @@ fn the_evidence_record_holds_what_an_auditor_asks_for() {
             "rotation_due_by": "2027-09-03T12:00:00Z",
             "on_demand_rotations": 0,
             "exempt": false,
+            "complete": true,
             "compliant": true,
             "findings": []
         })
@@ -889,4 +890,21 @@ fn a_successor_copies_the_tags_and_names_its_predecessor() {
             (SUPERSEDES_TAG.to_owned(), "parent".to_owned()),
         ])
     );
+}
+
+#[test]
+fn a_key_read_only_in_part_is_never_reported_compliant() {
+    let mut v = view(symmetric(10));
+    v.rotation = None;
+    let a = assess(&v, &policy(), NOW);
+    assert!(a.findings.is_empty());
+    assert_eq!((a.evidence.complete, a.evidence.compliant), (false, false));
+    let mut old = view(symmetric(400));
+    old.rotation = rotating(365);
+    assert!(
+        !assess(&old, &policy(), NOW).evidence.complete,
+        "the history was needed"
+    );
+    old.history = Some(vec![rotated(10, RotationType::Automatic)]);
+    assert!(assess(&old, &policy(), NOW).evidence.compliant);
 }
