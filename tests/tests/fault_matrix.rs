@@ -695,3 +695,270 @@ async fn iam_access_key_rotator_converges_after_every_fault() {
     );
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+// ---- KMS: manual rotation through an alias, and on-demand rotation ----
+
+/// One KMS rotation request under the matrix: a fresh key (tagged with the case, which a
+/// successor copies, so the case's keys are found by tag), the request, the invariant checked
+/// after every call, and what must hold once the request has succeeded.
+#[derive(Clone)]
+struct KmsCase {
+    kms: aws_sdk_kms::Client,
+    tagging: aws_sdk_resourcegroupstagging::Client,
+    case: String,
+    alias: String,
+    original: String,
+    manual: bool,
+}
+
+impl KmsCase {
+    async fn new(
+        kms: &aws_sdk_kms::Client,
+        tagging: &aws_sdk_resourcegroupstagging::Client,
+        manual: bool,
+    ) -> Result<Self> {
+        use aws_sdk_kms::types::{KeySpec, KeyUsageType, Tag};
+        let case = unique_name("kms-case");
+        let (spec, usage) = if manual {
+            (KeySpec::EccNistP256, KeyUsageType::SignVerify)
+        } else {
+            (KeySpec::SymmetricDefault, KeyUsageType::EncryptDecrypt)
+        };
+        let original = kms
+            .create_key()
+            .key_spec(spec)
+            .key_usage(usage)
+            .tags(
+                Tag::builder()
+                    .tag_key("matrix-case")
+                    .tag_value(&case)
+                    .build()?,
+            )
+            .send()
+            .await?
+            .key_metadata()
+            .map(|m| m.key_id().to_owned())
+            .ok_or("no key")?;
+        let alias = format!("alias/{case}");
+        kms.create_alias()
+            .alias_name(&alias)
+            .target_key_id(&original)
+            .send()
+            .await?;
+        Ok(Self {
+            kms: kms.clone(),
+            tagging: tagging.clone(),
+            case,
+            alias,
+            original,
+            manual,
+        })
+    }
+
+    fn request(&self) -> Value {
+        if self.manual {
+            json!({"rotate_alias": self.alias})
+        } else {
+            json!({"rotate_now": [self.alias]})
+        }
+    }
+
+    async fn enabled(&self, key: &str) -> std::result::Result<String, String> {
+        let described = self
+            .kms
+            .describe_key()
+            .key_id(key)
+            .send()
+            .await
+            .map_err(|e| format!("{key} unreadable: {e}"))?;
+        let metadata = described.key_metadata().ok_or("no metadata")?;
+        match metadata.key_state().map(|s| s.as_str()) {
+            Some("Enabled") => Ok(metadata.key_id().to_owned()),
+            state => Err(format!("{key} is {state:?}, not Enabled")),
+        }
+    }
+
+    /// The case's keys other than the original.
+    async fn successors(&self) -> std::result::Result<Vec<String>, String> {
+        let page = self
+            .tagging
+            .get_resources()
+            .resource_type_filters("kms:key")
+            .tag_filters(
+                aws_sdk_resourcegroupstagging::types::TagFilter::builder()
+                    .key("matrix-case")
+                    .values(&self.case)
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|e| format!("tags unreadable: {e}"))?;
+        Ok(page
+            .resource_tag_mapping_list()
+            .iter()
+            .filter_map(|m| m.resource_arn()?.rsplit('/').next().map(str::to_owned))
+            .filter(|id| *id != self.original)
+            .collect())
+    }
+
+    async fn rotations(&self) -> std::result::Result<usize, String> {
+        self.kms
+            .list_key_rotations()
+            .key_id(&self.original)
+            .send()
+            .await
+            .map(|r| r.rotations().len())
+            .map_err(|e| format!("rotations unreadable: {e}"))
+    }
+
+    /// At every moment: the alias resolves to an enabled key and the original stays enabled
+    /// (no caller loses the key it needs); at most one successor, at most one rotation.
+    async fn invariant(&self) -> std::result::Result<(), String> {
+        self.enabled(&self.alias).await?;
+        self.enabled(&self.original).await?;
+        let successors = self.successors().await?;
+        if successors.len() > 1 {
+            return Err(format!("{} successors", successors.len()));
+        }
+        let rotations = self.rotations().await?;
+        if rotations > 1 {
+            return Err(format!("{rotations} on-demand rotations"));
+        }
+        Ok(())
+    }
+
+    fn check(&self) -> Check {
+        let case = self.clone();
+        Arc::new(move || {
+            let case = case.clone();
+            Box::pin(async move { case.invariant().await })
+        })
+    }
+
+    async fn converged(&self) -> std::result::Result<(), String> {
+        self.invariant().await?;
+        let successors = self.successors().await?;
+        if !self.manual {
+            return match (self.rotations().await?, successors.len()) {
+                (1, 0) => Ok(()),
+                (rotations, keys) => Err(format!("{rotations} rotations, {keys} new keys")),
+            };
+        }
+        let [successor] = successors.as_slice() else {
+            return Err("no successor".into());
+        };
+        if self.enabled(&self.alias).await? != *successor {
+            return Err("the alias does not point at the successor".into());
+        }
+        let tags = self
+            .kms
+            .list_resource_tags()
+            .key_id(&self.original)
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        let superseded_by = tags
+            .tags()
+            .iter()
+            .find(|t| t.tag_key() == "credential-rotation/superseded-by")
+            .map(|t| t.tag_value());
+        if superseded_by != Some(successor.as_str()) {
+            return Err(format!(
+                "the original is tagged superseded-by {superseded_by:?}"
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn kms_rotation_converges_after_every_fault() {
+    let moto = Moto::shared().unwrap();
+    let environment = TestEnvironment::new(moto, REGION, &[]).await.unwrap();
+    let faults = Faults::default();
+    let env = behind_proxy(moto, &environment, &faults).await;
+    let kms = aws_sdk_kms::Client::new(&environment.sdk);
+    let tagging = aws_sdk_resourcegroupstagging::Client::new(&environment.sdk);
+    let binary = function_binary("kms-key-rotation").unwrap();
+    let start = || async {
+        let process = e2e::runtime::FunctionProcess::start(&binary, &env).await?;
+        faults.set_victim(process.pid());
+        Ok::<_, e2e::Error>(process)
+    };
+
+    for manual in [true, false] {
+        let what = if manual { "rotate_alias" } else { "rotate_now" };
+        // The clean request numbers the calls.
+        let case = KmsCase::new(&kms, &tagging, manual).await.unwrap();
+        let mut process = start().await.unwrap();
+        faults.arm(None, Some(case.check()));
+        let clean = process.invoke(&case.request()).await.unwrap();
+        assert!(clean.is_ok(), "{clean:?}\n{}", process.output());
+        assert!(faults.violations().is_empty(), "{:?}", faults.violations());
+        case.converged().await.unwrap();
+        let calls = faults.calls();
+        let alerts = environment.inbox.drain().await.unwrap();
+        assert_eq!(
+            alerts.len(),
+            usize::from(manual),
+            "{what}: the clean request's alerts"
+        );
+
+        let (mut cases, mut failures) = (0, Vec::new());
+        for (index, name) in calls.iter().enumerate() {
+            for fault in Fault::MATRIX {
+                cases += 1;
+                let outcome: std::result::Result<(), String> = async {
+                    let case = KmsCase::new(&kms, &tagging, manual)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    let mut process = start().await.map_err(|e| e.to_string())?;
+                    faults.arm(Some((Trigger::Index(index), fault)), Some(case.check()));
+                    // Lambda retries a failed asynchronous invocation, in a new environment
+                    // after a crash.
+                    let mut done = false;
+                    for _ in 0..3 {
+                        match process.invoke(&case.request()).await {
+                            Ok(result) if result.is_ok() => {
+                                done = true;
+                                break;
+                            }
+                            Ok(_) => {}
+                            Err(_) => process = start().await.map_err(|e| e.to_string())?,
+                        }
+                    }
+                    if faults.fired().is_none() {
+                        return Err("the armed fault was never reached".into());
+                    }
+                    if !done {
+                        return Err(format!("no success in 3 attempts:\n{}", process.output()));
+                    }
+                    let violations = faults.violations();
+                    if !violations.is_empty() {
+                        return Err(violations.join("; "));
+                    }
+                    case.converged().await?;
+                    let alerts = environment.inbox.drain().await.map_err(|e| e.to_string())?;
+                    if manual && alerts.is_empty() {
+                        return Err("the rotation was never announced".into());
+                    }
+                    Ok(())
+                }
+                .await;
+                faults.disarm();
+                if let Err(error) = outcome {
+                    let failure = format!("{what}, {fault:?} at call {index} ({name}): {error}");
+                    eprintln!("kms-key-rotation: FAILED {failure}");
+                    failures.push(failure);
+                }
+            }
+        }
+        println!(
+            "fault matrix kms-key-rotation {what}: {} of {cases} cases converged ({} calls x {} faults)",
+            cases - failures.len(),
+            calls.len(),
+            Fault::MATRIX.len()
+        );
+        assert!(failures.is_empty(), "{}", failures.join("\n"));
+    }
+}

@@ -638,8 +638,8 @@ impl<K: KeyService, A: AlertSink> KeyRotation<K, A> {
         let tags = self.keys.key_tags(&current.id).await?;
 
         // The alias points at a successor made within the day: either a repeat of a finished
-        // rotation (answered as done), or one that stopped after moving the alias, finished here
-        // by tagging the predecessor and sending the alert it never sent.
+        // rotation (answered as done), or one that stopped after moving the alias, finished here:
+        // the alert it may not have sent, then the predecessor's tag.
         if let Some(predecessor) = recent_manual_rotation(&current, &tags, now) {
             let predecessor_tags = self.keys.key_tags(&predecessor).await?;
             if predecessor_tags.get(SUPERSEDED_BY_TAG) == Some(&current.id) {
@@ -651,9 +651,6 @@ impl<K: KeyService, A: AlertSink> KeyRotation<K, A> {
                     "supersedes": predecessor,
                 }));
             }
-            self.keys
-                .tag_key(&predecessor, SUPERSEDED_BY_TAG, &current.id)
-                .await?;
             let rotated = AliasRotated {
                 alias,
                 previous_key: &predecessor,
@@ -662,7 +659,7 @@ impl<K: KeyService, A: AlertSink> KeyRotation<K, A> {
                 resumed: true,
                 policy_names_previous_key: false,
             };
-            return self.announce(&rotated, now, source).await;
+            return self.finish(&rotated, now, source).await;
         }
 
         // A successor an interrupted attempt created (tagged at creation) is reused.
@@ -700,9 +697,6 @@ impl<K: KeyService, A: AlertSink> KeyRotation<K, A> {
         };
         tracing::info!(alias, previous = %current.id, successor = %successor.id, resumed, "moving the alias to the successor");
         self.keys.update_alias(alias, &successor.id).await?;
-        self.keys
-            .tag_key(&current.id, SUPERSEDED_BY_TAG, &successor.id)
-            .await?;
         let rotated = AliasRotated {
             alias,
             previous_key: &current.id,
@@ -711,11 +705,13 @@ impl<K: KeyService, A: AlertSink> KeyRotation<K, A> {
             resumed,
             policy_names_previous_key,
         };
-        self.announce(&rotated, now, source).await
+        self.finish(&rotated, now, source).await
     }
 
-    /// Announces a completed manual rotation; the invocation's result.
-    async fn announce(
+    /// Announces a manual rotation whose alias has moved, then tags the predecessor with its
+    /// successor: the tag marks the rotation finished, so an alert lost to a crash or a failed
+    /// publish is sent by the retry (twice at worst, never not at all).
+    async fn finish(
         &self,
         rotated: &AliasRotated<'_>,
         now: i64,
@@ -725,6 +721,9 @@ impl<K: KeyService, A: AlertSink> KeyRotation<K, A> {
         publish_all(&self.alerts, std::slice::from_ref(&alert))
             .await
             .into_result()?;
+        self.keys
+            .tag_key(rotated.previous_key, SUPERSEDED_BY_TAG, rotated.new_key)
+            .await?;
         Ok(json!({
             "alias": rotated.alias,
             "previous_key_id": rotated.previous_key,
