@@ -171,12 +171,18 @@ pub fn digest_alert(input: &DigestInput<'_>, source: &str, now: i64) -> Alert {
         .filter(|(_, a)| !a.findings.is_empty())
         .collect();
     with_findings.sort_by_key(|(v, a)| (std::cmp::Reverse(a.severity()), v.key.id.clone()));
+    // Keys whose state could be read only in part: unproven, so never counted compliant.
+    let partly_read = input
+        .assessed
+        .iter()
+        .filter(|(_, a)| !a.evidence.complete)
+        .count();
     let severity = with_findings
         .iter()
         .filter_map(|(_, a)| a.severity())
         .max()
         .unwrap_or(Severity::Info)
-        .max(if input.unread > 0 {
+        .max(if input.unread > 0 || partly_read > 0 {
             Severity::Warning
         } else {
             Severity::Info
@@ -233,8 +239,13 @@ pub fn digest_alert(input: &DigestInput<'_>, source: &str, now: i64) -> Alert {
         .collect();
     let exempt = capped(exempt, "exempt key(s)");
 
-    let keys = input.assessed.len();
-    let attention = with_findings.len();
+    let keys = input.assessed.len() + input.unread;
+    let compliant = input
+        .assessed
+        .iter()
+        .filter(|(_, a)| a.evidence.compliant)
+        .count();
+    let attention = keys - compliant;
     let mut alert = base(severity, "kms-key-scan-digest", input.region, source, now);
     alert.title = if attention == 0 {
         format!(
@@ -266,6 +277,11 @@ pub fn digest_alert(input: &DigestInput<'_>, source: &str, now: i64) -> Alert {
         summary.push_str(&format!(
             "\n{} key(s) could not be read and are missing from this scan; see the function's log.\n",
             input.unread
+        ));
+    }
+    if partly_read > 0 {
+        summary.push_str(&format!(
+            "\n{partly_read} key(s) could be read only in part (rotation status, history or grants); their evidence is incomplete and they are not counted compliant; see the function's log.\n"
         ));
     }
     alert.summary = summary.trim_end().to_owned();
@@ -455,7 +471,7 @@ mod tests {
         let digest = digest(&keys, &enforced, false, 1);
         assert_eq!(
             digest.subject(),
-            "[WARNING] KMS key scan of eu-west-1: 2 of 3 key(s) need attention"
+            "[WARNING] KMS key scan of eu-west-1: 3 of 4 key(s) need attention"
         );
         assert!(digest
             .summary

@@ -610,3 +610,39 @@ fn settings_have_documented_defaults_and_limits() {
         })
     ));
 }
+
+#[tokio::test]
+async fn an_unsupported_operation_leaves_the_key_unproven_never_compliant() {
+    use aws_sdk_kms::operation::get_key_rotation_status::GetKeyRotationStatusError;
+    let rules = [
+        mock!(aws_sdk_kms::Client::list_keys).then_output(|| {
+            ListKeysOutput::builder()
+                .keys(KeyListEntry::builder().key_id("odd").build())
+                .build()
+        }),
+        mock!(aws_sdk_kms::Client::list_aliases)
+            .then_output(|| ListAliasesOutput::builder().build()),
+        describe("odd", sdk_key("odd", 30)),
+        mock!(aws_sdk_kms::Client::get_key_rotation_status).then_error(|| {
+            GetKeyRotationStatusError::UnsupportedOperationException(
+                aws_sdk_kms::types::error::UnsupportedOperationException::builder()
+                    .message("not supported for this key")
+                    .build(),
+            )
+        }),
+    ];
+    let refs: Vec<&Rule> = rules.iter().collect();
+    let (function, published) = function(&refs, vec![], false);
+    let report = function.handle(invoke(scheduled())).await.unwrap();
+    assert_eq!(report["read_errors"], 1);
+    assert_eq!(report["compliant"], 0);
+    assert_eq!(report["enforcement"], json!({}));
+    let published = published.lock().unwrap().clone();
+    assert_eq!(
+        published,
+        [(
+            "[WARNING] KMS key scan of eu-west-1: 1 of 1 key(s) need attention".to_owned(),
+            "kms-key-scan-digest".to_owned()
+        )]
+    );
+}
