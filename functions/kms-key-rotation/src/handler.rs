@@ -301,8 +301,8 @@ impl<K: KeyService, A: AlertSink> KeyRotation<K, A> {
         let calls = self.keys.take_calls();
         match outcome {
             Ok(mut result) => {
-                if result.get("calls").is_none() {
-                    result["calls"] = json!(calls);
+                if let Some(object) = result.as_object_mut() {
+                    object.entry("calls").or_insert_with(|| json!(calls));
                 }
                 Ok(result)
             }

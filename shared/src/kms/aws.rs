@@ -230,12 +230,7 @@ impl AwsKeyService {
         let mut tags = BTreeMap::new();
         while let Some(page) = pages.next().await {
             self.call("GetResources").await;
-            let page = page.map_err(|error| KmsError {
-                operation: "GetResources",
-                key: None,
-                code: error.code().map(str::to_owned),
-                message: DisplayErrorContext(&error).to_string(),
-            })?;
+            let page = page.map_err(|error| kms_error("GetResources", None, &error))?;
             for mapping in page.resource_tag_mapping_list() {
                 let Some(id) = mapping.resource_arn().and_then(key_id_of_arn) else {
                     continue;
