@@ -733,5 +733,7 @@ impl<K: KeyService, A: AlertSink> KeyRotation<K, A> {
     }
 }
 
+// The tests are long enough for a file of their own.
 #[cfg(test)]
+#[path = "handler_test.rs"]
 mod tests;

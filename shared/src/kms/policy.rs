@@ -885,5 +885,7 @@ pub fn successor_tags(
     tags
 }
 
+// The tests are long enough for a file of their own.
 #[cfg(test)]
+#[path = "policy_test.rs"]
 mod tests;
