@@ -9,6 +9,9 @@
 //! connection open ([`Fault::Silence`]: a partition). After every forwarded call, while the
 //! function waits for the answer, it runs the test's invariant check, so a broken invariant is
 //! seen at the moment it is broken.
+//!
+//! The benchmark uses the same proxies without faults, to add a network's latency to every call
+//! ([`Faults::set_latency`]) and to measure how many calls wait on each other ([`Faults::chain`]).
 
 use crate::Result;
 use futures_util::future::BoxFuture;
@@ -17,7 +20,7 @@ use hyper::body::{Bytes, Incoming};
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -54,6 +57,12 @@ struct State {
     violations: Vec<String>,
     /// Database connections through the proxy whose client has not closed them yet.
     open_connections: usize,
+    /// Added before every call is forwarded, with up to `jitter` more.
+    latency: Duration,
+    jitter: Duration,
+    /// When each call reached the proxy and when its answer left it (for a database unit: when
+    /// it was forwarded).
+    spans: Vec<(Instant, Instant)>,
 }
 
 /// The numbering, the armed fault and the invariant, shared by the proxies of one function.
@@ -74,6 +83,7 @@ impl Faults {
     pub fn arm(&self, fault: Option<(Trigger, Fault)>, check: Option<Check>) {
         let mut state = self.state();
         state.calls.clear();
+        state.spans.clear();
         state.fired = None;
         state.violations.clear();
         state.armed = fault;
@@ -94,6 +104,53 @@ impl Faults {
 
     pub fn calls(&self) -> Vec<String> {
         self.state().calls.clone()
+    }
+
+    /// A network's round trip on every call from now on: `latency`, plus a jitter of up to
+    /// `jitter` that varies from call to call (deterministically, so runs compare).
+    pub fn set_latency(&self, latency: Duration, jitter: Duration) {
+        let mut state = self.state();
+        state.latency = latency;
+        state.jitter = jitter;
+    }
+
+    /// The calls since [`Faults::arm`] that waited on each other: the most calls of which each
+    /// started only after the one before it had its answer. Calls made together count once.
+    pub fn chain(&self) -> usize {
+        let mut spans = self.state().spans.clone();
+        spans.sort_by_key(|(_, end)| *end);
+        let mut chain = 0;
+        let mut last_end: Option<Instant> = None;
+        for (start, end) in spans {
+            if last_end.is_none_or(|last| start >= last) {
+                chain += 1;
+                last_end = Some(end);
+            }
+        }
+        chain
+    }
+
+    /// Waits out the latency of the call numbered last.
+    async fn delay(&self) {
+        let (latency, jitter, index) = {
+            let state = self.state();
+            (state.latency, state.jitter, state.calls.len())
+        };
+        let spread = jitter.as_micros() as u64;
+        let extra = if spread == 0 {
+            0
+        } else {
+            // Knuth's multiplicative hash spreads consecutive calls over the jitter range.
+            (index as u64).wrapping_mul(2_654_435_761) % (spread + 1)
+        };
+        let wait = latency + Duration::from_micros(extra);
+        if !wait.is_zero() {
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    fn record_span(&self, start: Instant) {
+        self.state().spans.push((start, Instant::now()));
     }
 
     /// The call the armed fault hit: (number, name, fault).
@@ -173,6 +230,15 @@ impl Faults {
     }
 }
 
+/// A function's environment with its AWS endpoint replaced by `endpoint` (a proxy's).
+pub fn through_proxy(env: &[(String, String)], endpoint: &str) -> Vec<(String, String)> {
+    env.iter()
+        .filter(|(k, _)| k != "AWS_ENDPOINT_URL")
+        .cloned()
+        .chain([("AWS_ENDPOINT_URL".to_owned(), endpoint.to_owned())])
+        .collect()
+}
+
 /// An HTTP proxy in front of moto. Calls are named by their API operation
 /// (`secretsmanager.GetSecretValue` from `X-Amz-Target`, or `Action=` of a query request).
 pub struct HttpFaultProxy {
@@ -224,6 +290,7 @@ async fn handle_http(
     upstream: String,
     request: Request<Incoming>,
 ) -> std::result::Result<Response<Full<Bytes>>, Box<dyn std::error::Error + Send + Sync>> {
+    let received = Instant::now();
     let (parts, body) = request.into_parts();
     let body = body.collect().await?.to_bytes();
     let name = operation_name(&parts, &body);
@@ -233,6 +300,7 @@ async fn handle_http(
         Decision::Inject(fault) => Some(fault),
         Decision::Forward => None,
     };
+    faults.delay().await;
     let stream = TcpStream::connect(&upstream).await?;
     let (mut sender, connection) =
         hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
@@ -253,7 +321,10 @@ async fn handle_http(
             std::future::pending::<()>().await;
             Err("unreachable".into())
         }
-        _ => Ok(Response::from_parts(answer_parts, Full::new(answer_body))),
+        _ => {
+            faults.record_span(received);
+            Ok(Response::from_parts(answer_parts, Full::new(answer_body)))
+        }
     }
 }
 
@@ -346,14 +417,17 @@ async fn relay(client: TcpStream, server: TcpStream, faults: &Faults) {
         while let Some(length) = next_unit(&pending, first) {
             first = false;
             let unit: Vec<u8> = pending.drain(..length).collect();
+            let received = Instant::now();
             let fault = match faults.decide("postgres") {
                 Decision::Inject(Fault::Fail) => break 'connection,
                 Decision::Inject(fault) => Some(fault),
                 Decision::Forward => None,
             };
+            faults.delay().await;
             if server_write.write_all(&unit).await.is_err() {
                 break 'connection;
             }
+            faults.record_span(received);
             let Some(fault) = fault else {
                 faults.after_forwarding("postgres").await;
                 continue;

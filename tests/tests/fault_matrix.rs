@@ -3,7 +3,7 @@
 //! with the same token until it converges. See `e2e::matrix` and `e2e::faults`.
 
 use e2e::binaries::function_binary;
-use e2e::faults::{Check, Fault, Faults, HttpFaultProxy, TcpFaultProxy, Trigger};
+use e2e::faults::{through_proxy, Check, Fault, Faults, HttpFaultProxy, TcpFaultProxy, Trigger};
 use e2e::matrix::{Matrix, Subject};
 use e2e::moto::{unique_name, Moto, REGION};
 use e2e::postgres::TestPostgres;
@@ -22,13 +22,7 @@ async fn behind_proxy(
     let proxy = HttpFaultProxy::start(&moto.endpoint(), faults.clone())
         .await
         .expect("proxy");
-    let mut env: Vec<(String, String)> = environment
-        .env
-        .iter()
-        .filter(|(k, _)| k != "AWS_ENDPOINT_URL")
-        .cloned()
-        .collect();
-    env.push(("AWS_ENDPOINT_URL".into(), proxy.endpoint));
+    let mut env = through_proxy(&environment.env, &proxy.endpoint);
     env.push(("AWS_MAX_ATTEMPTS".into(), "1".into()));
     env
 }

@@ -3,6 +3,7 @@
 //! Usage: bench <function-name> <bootstrap binary> <bootstrap.zip> (infra/bench.sh passes them).
 
 use e2e::certificates::{import, now, self_signed, Key, DAY};
+use e2e::faults::{through_proxy, Faults, HttpFaultProxy, TcpFaultProxy};
 use e2e::moto::{unique_name, Moto, REGION};
 use e2e::rotation::{fresh_token, rotation_event, start_rotation, STEPS};
 use e2e::runtime::{FunctionProcess, Invocation};
@@ -30,34 +31,94 @@ async fn main() -> Result<()> {
         return Err("usage: bench <function-name> <bootstrap> <bootstrap.zip>".into());
     };
     let binary = PathBuf::from(binary);
-    let moto = Moto::start()?;
-    let environment = TestEnvironment::new(&moto, REGION, &[]).await?;
-    let (sdk, env) = (&environment.sdk, &environment.env);
-    let mut rows = match name.as_str() {
-        "generic-secret-rotation" => rotation_rows(sdk, &binary, env).await?,
-        "acm-certificate-expiry" => scan_rows(sdk, &binary, env).await?,
-        "iam-access-key-rotator" => sweep_rows(sdk, &binary, env).await?,
-        "postgres-rotation" => postgres_rows(sdk, &binary, env).await?,
-        "kms-key-rotation" => kms_rows(sdk, &binary, env).await?,
-        other => return Err(format!("no benchmark for {other}").into()),
-    };
-    rows.push(size_row("bootstrap binary", &binary)?);
-    rows.push(size_row("deployment zip", Path::new(zip))?);
-
+    let (latencies, jitter) = network()?;
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
-    println!("\nBenchmark of {name} ({cores} cores; AWS = moto server on loopback)\n");
-    println!("| measure | median | max | runs |");
-    println!("|---|---|---|---|");
-    for (measure, median, max, runs) in rows {
-        println!("| {measure} | {median} | {max} | {runs} |");
+    for latency in latencies {
+        // A fresh moto per latency: every run starts from the same account.
+        let moto = Moto::start()?;
+        let environment = TestEnvironment::new(&moto, REGION, &[]).await?;
+        let network = Faults::default();
+        network.set_latency(latency, jitter);
+        let proxy = HttpFaultProxy::start(&moto.endpoint(), network.clone()).await?;
+        // The function's calls cross the latency proxy; the harness's own go straight to moto.
+        let env = through_proxy(&environment.env, &proxy.endpoint);
+        let sdk = &environment.sdk;
+        let mut rows = match name.as_str() {
+            "generic-secret-rotation" => rotation_rows(sdk, &binary, &env, &network).await?,
+            "acm-certificate-expiry" => scan_rows(sdk, &binary, &env).await?,
+            "iam-access-key-rotator" => sweep_rows(sdk, &binary, &env).await?,
+            "postgres-rotation" => postgres_rows(sdk, &binary, &env, &network).await?,
+            "kms-key-rotation" => kms_rows(sdk, &binary, &env).await?,
+            other => return Err(format!("no benchmark for {other}").into()),
+        };
+        rows.push(size_row("bootstrap binary", &binary)?);
+        rows.push(size_row("deployment zip", Path::new(zip))?);
+
+        println!(
+            "\nBenchmark of {name} at {} ms a call{} ({cores} cores; AWS = moto server on loopback, behind a proxy adding the latency)\n",
+            latency.as_millis(),
+            if jitter.is_zero() {
+                String::new()
+            } else {
+                format!(" plus up to {} ms of jitter", jitter.as_millis())
+            }
+        );
+        println!("| measure | median | max | runs |");
+        println!("|---|---|---|---|");
+        for (measure, median, max, runs) in rows {
+            println!("| {measure} | {median} | {max} | {runs} |");
+        }
     }
     Ok(())
+}
+
+/// `BENCH_LATENCY_MS` (`0,20`): the latencies to measure at, one table each, in milliseconds a
+/// call (AWS answers in 10 to 40); `BENCH_JITTER_MS` (0): up to this much more a call.
+fn network() -> Result<(Vec<Duration>, Duration)> {
+    let latencies = std::env::var("BENCH_LATENCY_MS").unwrap_or_else(|_| "0,20".into());
+    let parse = |value: &str| -> Result<Duration> {
+        let ms: u64 = value
+            .trim()
+            .parse()
+            .map_err(|_| format!("{value:?} is not a number of milliseconds"))?;
+        Ok(Duration::from_millis(ms))
+    };
+    let latencies = latencies
+        .split(',')
+        .map(parse)
+        .collect::<Result<Vec<_>>>()?;
+    let jitter = parse(&std::env::var("BENCH_JITTER_MS").unwrap_or_else(|_| "0".into()))?;
+    Ok((latencies, jitter))
+}
+
+/// The calls of each rotation through the proxy, and how many of them waited on each other.
+fn call_rows(calls: &[usize], chains: &[usize], what: &str) -> Vec<Row> {
+    let median_of = |values: &[usize]| {
+        let mut sorted = values.to_vec();
+        sorted.sort_unstable();
+        sorted.get(sorted.len() / 2).copied().unwrap_or_default()
+    };
+    vec![
+        (
+            format!("calls per rotation ({what})"),
+            median_of(calls).to_string(),
+            calls.iter().max().copied().unwrap_or_default().to_string(),
+            calls.len().to_string(),
+        ),
+        (
+            "chain per rotation: calls that wait on each other".into(),
+            median_of(chains).to_string(),
+            chains.iter().max().copied().unwrap_or_default().to_string(),
+            chains.len().to_string(),
+        ),
+    ]
 }
 
 async fn rotation_rows(
     sdk: &aws_config::SdkConfig,
     binary: &Path,
     env: &[(String, String)],
+    network: &Faults,
 ) -> Result<Vec<Row>> {
     let sm = aws_sdk_secretsmanager::Client::new(sdk);
     // Cold start: process start to the first response, the first step of a real rotation.
@@ -78,8 +139,10 @@ async fn rotation_rows(
     let mut function = FunctionProcess::start(binary, env).await?;
     let mut per_step: Vec<Vec<Duration>> = vec![Vec::new(); STEPS.len()];
     let mut full = Vec::new();
+    let (mut calls, mut chains) = (Vec::new(), Vec::new());
     for _ in 0..WARM_ROTATIONS {
         let (arn, token) = new_rotation(&sm).await?;
+        network.arm(None, None);
         let rotation_started = Instant::now();
         for (i, step) in STEPS.iter().enumerate() {
             let started = Instant::now();
@@ -87,6 +150,8 @@ async fn rotation_rows(
             per_step[i].push(started.elapsed());
         }
         full.push(rotation_started.elapsed());
+        calls.push(network.calls().len());
+        chains.push(network.chain());
     }
     let mut rows = vec![timing_row(
         "cold start: process start to first response (createSecret)",
@@ -96,6 +161,11 @@ async fn rotation_rows(
         rows.push(timing_row(&format!("warm {step}"), times));
     }
     rows.push(timing_row("warm full rotation (4 steps)", &full));
+    rows.extend(call_rows(
+        &calls,
+        &chains,
+        "every AWS call of the four steps",
+    ));
     rows.push(memory_row("peak RSS, cold process", cold_peak_kib));
     rows.push(memory_row(
         &format!("peak RSS, after {WARM_ROTATIONS} rotations"),
@@ -427,6 +497,7 @@ async fn postgres_rows(
     sdk: &aws_config::SdkConfig,
     binary: &Path,
     env: &[(String, String)],
+    network: &Faults,
 ) -> Result<Vec<Row>> {
     let db = e2e::postgres::TestPostgres::start(true)?;
     db.superuser()
@@ -434,7 +505,13 @@ async fn postgres_rows(
         .batch_execute("CREATE ROLE bench LOGIN PASSWORD 'bench-initial-1'")
         .await?;
     let sm = aws_sdk_secretsmanager::Client::new(sdk);
-    let value = json!({"engine": "postgres", "host": "127.0.0.1", "port": db.port, "username": "bench", "password": "bench-initial-1", "dbname": "postgres"});
+    // The database's traffic crosses the latency proxy too: the secret names the proxy's port.
+    let database = TcpFaultProxy::start(
+        std::net::SocketAddr::from(([127, 0, 0, 1], db.port)),
+        network.clone(),
+    )
+    .await?;
+    let value = json!({"engine": "postgres", "host": "127.0.0.1", "port": database.port, "username": "bench", "password": "bench-initial-1", "dbname": "postgres"});
     let arn = sm
         .create_secret()
         .name(unique_name("bench-db"))
@@ -449,9 +526,11 @@ async fn postgres_rows(
     let mut per_step: Vec<Vec<Duration>> = vec![Vec::new(); STEPS.len()];
     let mut full = Vec::new();
     let mut cold = None;
+    let (mut calls, mut chains) = (Vec::new(), Vec::new());
     for _ in 0..20 {
         let token = fresh_token();
         start_rotation(&sm, &arn, &token, true).await?;
+        network.arm(None, None);
         let rotation_started = Instant::now();
         for (i, step) in STEPS.iter().enumerate() {
             let started = Instant::now();
@@ -460,6 +539,8 @@ async fn postgres_rows(
             cold.get_or_insert_with(|| function.started().elapsed());
         }
         full.push(rotation_started.elapsed());
+        calls.push(network.calls().len());
+        chains.push(network.chain());
     }
     let mut rows = vec![timing_row(
         "cold start: process start to first response (createSecret)",
@@ -471,6 +552,11 @@ async fn postgres_rows(
     rows.push(timing_row(
         "warm full rotation (4 steps, TLS logins)",
         &full,
+    ));
+    rows.extend(call_rows(
+        &calls,
+        &chains,
+        "AWS calls, and database flights: the SSLRequest and each TLS record",
     ));
     rows.push(memory_row(
         "peak RSS, after 20 rotations",
