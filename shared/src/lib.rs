@@ -8,6 +8,7 @@
 
 pub mod alert;
 pub mod aws;
+pub mod calls;
 pub mod certificates;
 pub mod config;
 pub mod expiry;

@@ -613,3 +613,63 @@ async fn the_function_refuses_to_start_with_invalid_settings() {
         }
     }
 }
+
+/// At a network's latency (20 ms a call, through the proxy), a rotation's calls and the chain of
+/// those that wait on each other: each step's reads go out with its DescribeSecret, so the chain
+/// is createSecret 2 (the reads, then the put), setSecret 1, testSecret 1, finishSecret 3 (the
+/// reads, the move of AWSCURRENT, the removal of AWSPENDING, whose order makes it safe).
+#[tokio::test]
+async fn a_rotation_waits_on_seven_round_trips() {
+    use e2e::faults::{through_proxy, Faults, HttpFaultProxy};
+    let moto = Moto::shared().expect("moto");
+    let environment = TestEnvironment::new(moto, REGION, &[])
+        .await
+        .expect("environment");
+    let network = Faults::default();
+    network.set_latency(
+        std::time::Duration::from_millis(20),
+        std::time::Duration::ZERO,
+    );
+    let proxy = HttpFaultProxy::start(&moto.endpoint(), network.clone())
+        .await
+        .expect("proxy");
+    let env = through_proxy(&environment.env, &proxy.endpoint);
+    let mut function = FunctionProcess::start(&function_binary(FUNCTION).unwrap(), &env)
+        .await
+        .unwrap();
+    let sm = aws_sdk_secretsmanager::Client::new(&environment.sdk);
+    let arn = sm
+        .create_secret()
+        .name(unique_name("chain"))
+        .secret_string(r#"{"username":"app","password":"Initial-Passw0rd-1"}"#)
+        .send()
+        .await
+        .unwrap()
+        .arn
+        .unwrap();
+    let token = e2e::rotation::fresh_token();
+    start_rotation(&sm, &arn, &token, true).await.unwrap();
+    let mut per_step = Vec::new();
+    for step in STEPS {
+        network.arm(None, None);
+        let result = function
+            .respond(&rotation_event(step, &arn, &token))
+            .await
+            .unwrap();
+        assert_eq!(result["step"], step);
+        per_step.push((network.calls().len(), network.chain()));
+    }
+    assert_eq!(
+        per_step,
+        [(4, 2), (3, 1), (3, 1), (4, 3)],
+        "(calls, chain) per step"
+    );
+    // And it rotated: the token's version is AWSCURRENT, with a new password.
+    let versions = snapshot(&sm, &arn).await.unwrap();
+    let (stages, value) = &versions[&token];
+    assert_eq!(stages, &["AWSCURRENT".to_owned()]);
+    assert!(!value
+        .as_deref()
+        .unwrap_or_default()
+        .contains("Initial-Passw0rd-1"));
+}

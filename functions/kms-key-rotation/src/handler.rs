@@ -12,6 +12,7 @@ use lambda_runtime::{Diagnostic, LambdaEvent};
 use serde::Serialize;
 use serde_json::{json, Value};
 use shared::alert::{publish_all, Alert, AlertSink, UnpublishedAlerts};
+use shared::calls::when;
 use shared::config::{ConfigError, Env};
 use shared::fields::quoted;
 use shared::kms::aws::{Alias, KeyService, KmsError, NewKey, OnDemandStart};
@@ -221,17 +222,6 @@ pub struct ScanReport {
     pub rate_limits: BTreeMap<&'static str, f64>,
 }
 
-/// Makes the call only when the key's class needs it.
-async fn read_if<T>(
-    needed: bool,
-    call: impl std::future::Future<Output = Result<T, KmsError>>,
-) -> Option<Result<T, KmsError>> {
-    match needed {
-        true => Some(call.await),
-        false => None,
-    }
-}
-
 /// A part of a key's state that could not be read is logged and counted; the key is assessed
 /// without it.
 fn kept<T>(
@@ -350,9 +340,9 @@ impl<K: KeyService, A: AlertSink> KeyRotation<K, A> {
         };
         let reads = reads_for(&key, &self.settings.policy, now);
         let (rotation, history, grants) = tokio::join!(
-            read_if(reads.rotation_status, self.keys.rotation_status(&key.id)),
-            read_if(reads.history, self.keys.history(&key.id)),
-            read_if(reads.grants, self.keys.grants(&key.id)),
+            when(reads.rotation_status, self.keys.rotation_status(&key.id)),
+            when(reads.history, self.keys.history(&key.id)),
+            when(reads.grants, self.keys.grants(&key.id)),
         );
         let rotation = kept(&key.id, rotation, read_errors);
         let history = kept(&key.id, history, read_errors);

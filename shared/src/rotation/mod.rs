@@ -14,6 +14,7 @@ pub use guard::{GuardError, SecretState, AWSCURRENT, AWSPENDING, AWSPREVIOUS};
 pub use store::{SecretStore, SecretsManagerStore, StoreError, VersionSelector};
 
 use crate::alert::{Alert, AlertSink, Fact, Severity};
+use crate::calls::when;
 use crate::secret::SecretText;
 use guard::GuardOutcome;
 use lambda_runtime::{Diagnostic, LambdaEvent};
@@ -177,25 +178,76 @@ pub struct Rotator<S, T> {
     target: T,
 }
 
+const CURRENT: VersionSelector<'static> = VersionSelector {
+    stage: AWSCURRENT,
+    version_id: None,
+};
+const PREVIOUS: VersionSelector<'static> = VersionSelector {
+    stage: AWSPREVIOUS,
+    version_id: None,
+};
+
+fn pending_version(token: &str) -> VersionSelector<'_> {
+    VersionSelector {
+        stage: AWSPENDING,
+        version_id: Some(token),
+    }
+}
+
+fn required_current(
+    state: &SecretState,
+    current: Option<Result<Option<SecretText>, StoreError>>,
+) -> Result<SecretText, RotationError> {
+    current
+        .transpose()?
+        .flatten()
+        .ok_or_else(|| RotationError::NoCurrentValue {
+            secret: state.name.clone(),
+        })
+}
+
+fn required_pending(
+    state: &SecretState,
+    token: &str,
+    pending: Option<SecretText>,
+) -> Result<SecretText, RotationError> {
+    pending.ok_or_else(|| RotationError::NoPendingValue {
+        secret: state.name.clone(),
+        token: token.to_owned(),
+    })
+}
+
 impl<S: SecretStore, T: RotationTarget> Rotator<S, T> {
     pub fn new(store: S, target: T) -> Self {
         Self { store, target }
     }
 
     pub async fn run(&self, event: &RotationEvent) -> Result<StepReport, RotationError> {
-        let state = self.store.describe(&event.secret_id).await?;
-        let guard = guard::check(&state, &event.token)?;
+        let (id, token) = (event.secret_id.as_str(), event.token.as_str());
+        // The values a step reads go out together with DescribeSecret instead of after it: each
+        // is a read, so one that the guard makes unnecessary costs a call, never a change, and
+        // the guard is still decided first, on the description alone.
+        let reads_current = event.step != Step::Finish;
+        let reads_previous = event.step == Step::Set && T::NEEDS_PREVIOUS;
+        let (state, current, pending, previous) = tokio::join!(
+            self.store.describe(id),
+            when(reads_current, self.store.value(id, CURRENT)),
+            self.store.value(id, pending_version(token)),
+            when(reads_previous, self.store.value(id, PREVIOUS)),
+        );
+        let state = state?;
+        let guard = guard::check(&state, token)?;
         let outcome = match (event.step, guard) {
-            (Step::Finish, _) => self.finish(&state, &event.token).await?,
+            (Step::Finish, _) => self.finish(&state, token, pending).await?,
             (_, GuardOutcome::AlreadyCurrent) => Outcome::AlreadyFinished,
-            (Step::Create, GuardOutcome::Proceed) => self.create(&state, &event.token).await?,
+            (Step::Create, GuardOutcome::Proceed) => {
+                let current = required_current(&state, current)?;
+                self.create(&state, token, &current, pending?).await?
+            }
             (Step::Set, GuardOutcome::Proceed) => {
-                let (current, pending) = self.current_and_pending(&state, &event.token).await?;
-                let previous = if T::NEEDS_PREVIOUS {
-                    self.previous(&state).await?
-                } else {
-                    None
-                };
+                let current = required_current(&state, current)?;
+                let pending = required_pending(&state, token, pending?)?;
+                let previous = previous.transpose()?.flatten();
                 self.target
                     .set_pending(&current, &pending, previous.as_ref())
                     .await
@@ -203,7 +255,8 @@ impl<S: SecretStore, T: RotationTarget> Rotator<S, T> {
                 Outcome::PendingSet
             }
             (Step::Test, GuardOutcome::Proceed) => {
-                let (current, pending) = self.current_and_pending(&state, &event.token).await?;
+                let current = required_current(&state, current)?;
+                let pending = required_pending(&state, token, pending?)?;
                 self.target
                     .test_pending(&current, &pending)
                     .await
@@ -219,32 +272,8 @@ impl<S: SecretStore, T: RotationTarget> Rotator<S, T> {
         })
     }
 
-    async fn current(&self, state: &SecretState) -> Result<SecretText, RotationError> {
-        self.store
-            .value(
-                &state.arn,
-                VersionSelector {
-                    stage: AWSCURRENT,
-                    version_id: None,
-                },
-            )
-            .await?
-            .ok_or_else(|| RotationError::NoCurrentValue {
-                secret: state.name.clone(),
-            })
-    }
-
     async fn previous(&self, state: &SecretState) -> Result<Option<SecretText>, RotationError> {
-        Ok(self
-            .store
-            .value(
-                &state.arn,
-                VersionSelector {
-                    stage: AWSPREVIOUS,
-                    version_id: None,
-                },
-            )
-            .await?)
+        Ok(self.store.value(&state.arn, PREVIOUS).await?)
     }
 
     async fn pending(
@@ -252,42 +281,22 @@ impl<S: SecretStore, T: RotationTarget> Rotator<S, T> {
         state: &SecretState,
         token: &str,
     ) -> Result<Option<SecretText>, RotationError> {
-        Ok(self
-            .store
-            .value(
-                &state.arn,
-                VersionSelector {
-                    stage: AWSPENDING,
-                    version_id: Some(token),
-                },
-            )
-            .await?)
+        Ok(self.store.value(&state.arn, pending_version(token)).await?)
     }
 
-    async fn current_and_pending(
+    async fn create(
         &self,
         state: &SecretState,
         token: &str,
-    ) -> Result<(SecretText, SecretText), RotationError> {
-        let current = self.current(state).await?;
-        let pending =
-            self.pending(state, token)
-                .await?
-                .ok_or_else(|| RotationError::NoPendingValue {
-                    secret: state.name.clone(),
-                    token: token.to_owned(),
-                })?;
-        Ok((current, pending))
-    }
-
-    async fn create(&self, state: &SecretState, token: &str) -> Result<Outcome, RotationError> {
-        let current = self.current(state).await?;
-        if self.pending(state, token).await?.is_some() {
+        current: &SecretText,
+        pending: Option<SecretText>,
+    ) -> Result<Outcome, RotationError> {
+        if pending.is_some() {
             return Ok(Outcome::PendingAlreadyStored);
         }
         let value = self
             .target
-            .new_pending_value(&current)
+            .new_pending_value(current)
             .await
             .map_err(target_error(Step::Create, state))?;
         let Err(error) = self.store.put_pending(&state.arn, token, &value).await else {
@@ -312,11 +321,17 @@ impl<S: SecretStore, T: RotationTarget> Rotator<S, T> {
         Err(error.into())
     }
 
-    async fn finish(&self, state: &SecretState, token: &str) -> Result<Outcome, RotationError> {
+    /// `pending` is the read of the token's pending value made with the description.
+    async fn finish(
+        &self,
+        state: &SecretState,
+        token: &str,
+        pending: Result<Option<SecretText>, StoreError>,
+    ) -> Result<Outcome, RotationError> {
         let plan = guard::plan_finish(state, token)?;
         if let Some(previous) = &plan.move_current_from {
             // Never promote a version without a value: the live secret would then have none.
-            if self.pending(state, token).await?.is_none() {
+            if pending?.is_none() {
                 return Err(RotationError::NoPendingValue {
                     secret: state.name.clone(),
                     token: token.to_owned(),
