@@ -176,6 +176,74 @@ pub struct StepReport {
 pub struct Rotator<S, T> {
     store: S,
     target: T,
+    known: KnownValues,
+}
+
+/// How many version values a warm process keeps (a rotation needs two).
+const KNOWN_VALUES: usize = 8;
+
+/// The values of secret versions this process has read or stored, by secret and version id, and
+/// which version it last saw as `AWSCURRENT`. A version's value never changes once stored
+/// (Secrets Manager refuses a second `PutSecretValue` with other content for the same version),
+/// so the later steps of a rotation that reach the same warm process need not read them again.
+/// In memory only, like the values a step holds anyway; the description is always read, and a
+/// guess of `AWSCURRENT` that it contradicts is read afresh.
+#[derive(Default)]
+struct KnownValues(std::sync::Mutex<KnownState>);
+
+#[derive(Default)]
+struct KnownState {
+    values: std::collections::VecDeque<(String, String, SecretText)>,
+    current: std::collections::VecDeque<(String, String)>,
+}
+
+impl KnownValues {
+    fn state(&self) -> std::sync::MutexGuard<'_, KnownState> {
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn value(&self, secret: &str, version: &str) -> Option<SecretText> {
+        self.state()
+            .values
+            .iter()
+            .find(|(s, v, _)| s == secret && v == version)
+            .map(|(_, _, value)| value.clone())
+    }
+
+    /// The version last seen as `AWSCURRENT` of the secret, with its value if known.
+    fn current(&self, secret: &str) -> Option<(String, SecretText)> {
+        let version = self
+            .state()
+            .current
+            .iter()
+            .find(|(s, _)| s == secret)
+            .map(|(_, v)| v.clone())?;
+        let value = self.value(secret, &version)?;
+        Some((version, value))
+    }
+
+    fn remember(&self, secret: &str, version: &str, value: &SecretText) {
+        let mut state = self.state();
+        state
+            .values
+            .retain(|(s, v, _)| !(s == secret && v == version));
+        state
+            .values
+            .push_front((secret.to_owned(), version.to_owned(), value.clone()));
+        state.values.truncate(KNOWN_VALUES);
+    }
+
+    fn remember_current(&self, secret: &str, version: &str, value: &SecretText) {
+        self.remember(secret, version, value);
+        let mut state = self.state();
+        state.current.retain(|(s, _)| s != secret);
+        state
+            .current
+            .push_front((secret.to_owned(), version.to_owned()));
+        state.current.truncate(KNOWN_VALUES);
+    }
 }
 
 const CURRENT: VersionSelector<'static> = VersionSelector {
@@ -219,24 +287,51 @@ fn required_pending(
 
 impl<S: SecretStore, T: RotationTarget> Rotator<S, T> {
     pub fn new(store: S, target: T) -> Self {
-        Self { store, target }
+        Self {
+            store,
+            target,
+            known: KnownValues::default(),
+        }
     }
 
     pub async fn run(&self, event: &RotationEvent) -> Result<StepReport, RotationError> {
         let (id, token) = (event.secret_id.as_str(), event.token.as_str());
-        // The values a step reads go out together with DescribeSecret instead of after it: each
-        // is a read, so one that the guard makes unnecessary costs a call, never a change, and
-        // the guard is still decided first, on the description alone.
-        let reads_current = event.step != Step::Finish;
+        // The values a step reads go out together with DescribeSecret instead of after it, unless
+        // this process already knows them: each is a read, so one that the guard makes
+        // unnecessary costs a call, never a change, and the guard is still decided first, on the
+        // description alone.
+        let known_current = self.known.current(id);
+        let known_pending = self.known.value(id, token);
+        let reads_current = event.step != Step::Finish && known_current.is_none();
+        let reads_pending = known_pending.is_none();
         let reads_previous = event.step == Step::Set && T::NEEDS_PREVIOUS;
         let (state, current, pending, previous) = tokio::join!(
             self.store.describe(id),
             when(reads_current, self.store.value(id, CURRENT)),
-            self.store.value(id, pending_version(token)),
+            when(reads_pending, self.store.value(id, pending_version(token))),
             when(reads_previous, self.store.value(id, PREVIOUS)),
         );
         let state = state?;
         let guard = guard::check(&state, token)?;
+        let pending = match known_pending {
+            Some(value) => Ok(Some(value)),
+            None => pending.unwrap_or(Ok(None)),
+        };
+        if let Ok(Some(value)) = &pending {
+            self.known.remember(&state.arn, token, value);
+        }
+        let current = match (event.step, known_current) {
+            (Step::Finish, _) => None,
+            // The guess holds only if the description agrees; otherwise read it now.
+            (_, Some((version, value))) if state.version_with(AWSCURRENT) == Some(&version) => {
+                Some(Ok(Some(value)))
+            }
+            (_, Some(_)) => Some(self.store.value(id, CURRENT).await),
+            (_, None) => current,
+        };
+        if let (Some(Ok(Some(value))), Some(version)) = (&current, state.version_with(AWSCURRENT)) {
+            self.known.remember_current(&state.arn, version, value);
+        }
         let outcome = match (event.step, guard) {
             (Step::Finish, _) => self.finish(&state, token, pending).await?,
             (_, GuardOutcome::AlreadyCurrent) => Outcome::AlreadyFinished,
@@ -300,6 +395,7 @@ impl<S: SecretStore, T: RotationTarget> Rotator<S, T> {
             .await
             .map_err(target_error(Step::Create, state))?;
         let Err(error) = self.store.put_pending(&state.arn, token, &value).await else {
+            self.known.remember(&state.arn, token, &value);
             return Ok(Outcome::PendingCreated);
         };
         // The error may have come after Secrets Manager stored the value (an answer lost on the
@@ -582,6 +678,30 @@ mod tests {
             "{remedy}"
         );
         assert_eq!(Diagnostic::from(error).error_type, "NoPendingValue");
+    }
+
+    #[test]
+    fn known_values_are_by_secret_and_version_and_bounded() {
+        let known = KnownValues::default();
+        let value = |v: &str| SecretText::new(v);
+        known.remember_current("arn:a", "v1", &value("one"));
+        known.remember("arn:a", "v2", &value("two"));
+        assert_eq!(known.value("arn:a", "v2"), Some(value("two")));
+        assert_eq!(known.value("arn:b", "v2"), None);
+        assert_eq!(known.current("arn:a"), Some(("v1".into(), value("one"))));
+        // The rotation finished: v2 is now the current version.
+        known.remember_current("arn:a", "v2", &value("two"));
+        assert_eq!(known.current("arn:a"), Some(("v2".into(), value("two"))));
+        for i in 0..KNOWN_VALUES + 3 {
+            known.remember("arn:c", &format!("v{i}"), &value("x"));
+        }
+        assert_eq!(known.state().values.len(), KNOWN_VALUES);
+        assert_eq!(known.value("arn:c", "v0"), None, "the oldest went first");
+        assert!(known
+            .value("arn:c", &format!("v{}", KNOWN_VALUES + 2))
+            .is_some());
+        // Its current version's value was pushed out: no guess, so the step reads it.
+        assert_eq!(known.current("arn:a"), None);
     }
 
     mod engine {
