@@ -130,7 +130,7 @@ impl<D: Database, S: SecretStore> PostgresLogin<D, S> {
             .await
             .map_err(|e: StoreError| unreadable(e.to_string()))?
             .ok_or_else(|| unreadable("it has no AWSCURRENT value".into()))?;
-        DbSecret::parse(&value).map_err(|source| PostgresRotationError::MasterInvalid {
+        DbSecret::parse(&value.text).map_err(|source| PostgresRotationError::MasterInvalid {
             arn: arn.to_owned(),
             source,
         })

@@ -11,7 +11,7 @@ pub mod store;
 
 pub use event::{EventError, RotationEvent, Step};
 pub use guard::{GuardError, SecretState, AWSCURRENT, AWSPENDING, AWSPREVIOUS};
-pub use store::{SecretStore, SecretsManagerStore, StoreError, VersionSelector};
+pub use store::{SecretStore, SecretsManagerStore, StoreError, StoredValue, VersionSelector};
 
 use crate::alert::{Alert, AlertSink, Fact, Severity};
 use crate::calls::when;
@@ -308,8 +308,8 @@ impl<S: SecretStore, T: RotationTarget> Rotator<S, T> {
         let (state, current, pending, previous) = tokio::join!(
             self.store.describe(id),
             when(reads_current, self.store.value(id, CURRENT)),
-            when(reads_pending, self.store.value(id, pending_version(token))),
-            when(reads_previous, self.store.value(id, PREVIOUS)),
+            when(reads_pending, self.text(id, pending_version(token))),
+            when(reads_previous, self.text(id, PREVIOUS)),
         );
         let state = state?;
         let guard = guard::check(&state, token)?;
@@ -326,12 +326,14 @@ impl<S: SecretStore, T: RotationTarget> Rotator<S, T> {
             (_, Some((version, value))) if state.version_with(AWSCURRENT) == Some(&version) => {
                 Some(Ok(Some(value)))
             }
-            (_, Some(_)) => Some(self.store.value(id, CURRENT).await),
-            (_, None) => current,
+            (_, Some(_)) => Some(
+                self.store
+                    .value(id, CURRENT)
+                    .await
+                    .map(|read| self.keep_current(&state, read)),
+            ),
+            (_, None) => current.map(|read| read.map(|read| self.keep_current(&state, read))),
         };
-        if let (Some(Ok(Some(value))), Some(version)) = (&current, state.version_with(AWSCURRENT)) {
-            self.known.remember_current(&state.arn, version, value);
-        }
         let outcome = match (event.step, guard) {
             (Step::Finish, _) => self.finish(&state, token, pending).await?,
             (_, GuardOutcome::AlreadyCurrent) => Outcome::AlreadyFinished,
@@ -367,8 +369,30 @@ impl<S: SecretStore, T: RotationTarget> Rotator<S, T> {
         })
     }
 
+    /// A version's value, without its version id.
+    async fn text(
+        &self,
+        secret_id: &str,
+        selector: VersionSelector<'_>,
+    ) -> Result<Option<SecretText>, StoreError> {
+        Ok(self.store.value(secret_id, selector).await?.map(|v| v.text))
+    }
+
+    /// The value read as `AWSCURRENT`, remembered when it came from the version the description
+    /// names: a read made while a label moved is used, never remembered.
+    fn keep_current(&self, state: &SecretState, read: Option<StoredValue>) -> Option<SecretText> {
+        let read = read?;
+        if let (Some(read_from), Some(current)) = (&read.version_id, state.version_with(AWSCURRENT))
+        {
+            if read_from == current {
+                self.known.remember_current(&state.arn, current, &read.text);
+            }
+        }
+        Some(read.text)
+    }
+
     async fn previous(&self, state: &SecretState) -> Result<Option<SecretText>, RotationError> {
-        Ok(self.store.value(&state.arn, PREVIOUS).await?)
+        Ok(self.text(&state.arn, PREVIOUS).await?)
     }
 
     async fn pending(
@@ -376,7 +400,7 @@ impl<S: SecretStore, T: RotationTarget> Rotator<S, T> {
         state: &SecretState,
         token: &str,
     ) -> Result<Option<SecretText>, RotationError> {
-        Ok(self.store.value(&state.arn, pending_version(token)).await?)
+        Ok(self.text(&state.arn, pending_version(token)).await?)
     }
 
     async fn create(

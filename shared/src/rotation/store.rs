@@ -26,6 +26,13 @@ pub struct VersionSelector<'a> {
     pub version_id: Option<&'a str>,
 }
 
+/// A version's value, with the id of the version it was read from.
+#[derive(Debug, Clone)]
+pub struct StoredValue {
+    pub version_id: Option<String>,
+    pub text: SecretText,
+}
+
 pub trait SecretStore: Send + Sync {
     fn describe(
         &self,
@@ -38,7 +45,7 @@ pub trait SecretStore: Send + Sync {
         &self,
         secret_id: &str,
         selector: VersionSelector<'_>,
-    ) -> impl Future<Output = Result<Option<SecretText>, StoreError>> + Send;
+    ) -> impl Future<Output = Result<Option<StoredValue>, StoreError>> + Send;
 
     /// Stores the value of the rotation's version (`token`) with the `AWSPENDING` label.
     fn put_pending(
@@ -115,7 +122,7 @@ impl SecretStore for SecretsManagerStore {
         &self,
         secret_id: &str,
         selector: VersionSelector<'_>,
-    ) -> Result<Option<SecretText>, StoreError> {
+    ) -> Result<Option<StoredValue>, StoreError> {
         let result = self
             .client
             .get_secret_value()
@@ -136,7 +143,10 @@ impl SecretStore for SecretsManagerStore {
             Err(error) => return Err(api_error("GetSecretValue", secret_id, &error)),
         };
         match (output.secret_string, output.secret_binary) {
-            (Some(text), _) => Ok(Some(SecretText::new(text))),
+            (Some(text), _) => Ok(Some(StoredValue {
+                version_id: output.version_id,
+                text: SecretText::new(text),
+            })),
             (None, Some(_)) => Err(StoreError::BinaryValue {
                 secret_id: secret_id.to_owned(),
                 version: output
