@@ -175,18 +175,7 @@ impl Subject for UserKeySecret {
     const CREDENTIAL_FIELD: &'static str = "SecretAccessKey";
 
     async fn prepare(&self) -> Result<String> {
-        let user = unique_name("matrix-user");
-        self.iam.create_user().user_name(&user).send().await?;
-        let key = self
-            .iam
-            .create_access_key()
-            .user_name(&user)
-            .send()
-            .await?
-            .access_key
-            .ok_or("no key")?;
-        let value = json!({"UserName": user, "AccessKeyId": key.access_key_id, "SecretAccessKey": key.secret_access_key});
-        create_secret(&self.sm, "matrix-iam", &value).await
+        e2e::iam::user_with_key_secret(&self.iam, &self.sm, "matrix-iam").await
     }
 
     /// AWSCURRENT's key is an active key of the user, and the user never has more than two.

@@ -48,6 +48,7 @@ async fn main() -> Result<()> {
             "acm-certificate-expiry" => scan_rows(sdk, &binary, &env).await?,
             "iam-access-key-rotator" => sweep_rows(sdk, &binary, &env).await?,
             "postgres-rotation" => postgres_rows(sdk, &binary, &env, &network).await?,
+            "iam-user-key-rotation" => user_key_rows(sdk, &binary, &env, &network).await?,
             "kms-key-rotation" => kms_rows(sdk, &binary, &env).await?,
             other => return Err(format!("no benchmark for {other}").into()),
         };
@@ -492,6 +493,31 @@ async fn kms_rows(
     Ok(rows)
 }
 
+/// Rotations of one secret holding an IAM user's access key, on one warm process: each creates a
+/// key, proves it with STS, and retires the key before the previous one.
+async fn user_key_rows(
+    sdk: &aws_config::SdkConfig,
+    binary: &Path,
+    env: &[(String, String)],
+    network: &Faults,
+) -> Result<Vec<Row>> {
+    let (iam, sm) = (
+        aws_sdk_iam::Client::new(sdk),
+        aws_sdk_secretsmanager::Client::new(sdk),
+    );
+    let arn = e2e::iam::user_with_key_secret(&iam, &sm, "bench-iam-key").await?;
+    let function = FunctionProcess::start(binary, env).await?;
+    repeated_rotations(
+        function,
+        &sm,
+        &arn,
+        network,
+        "warm full rotation (4 steps)",
+        "Secrets Manager, IAM and STS",
+    )
+    .await
+}
+
 /// Full single-user rotations of one PostgreSQL login over verified TLS, on one warm process.
 async fn postgres_rows(
     sdk: &aws_config::SdkConfig,
@@ -522,19 +548,42 @@ async fn postgres_rows(
         .ok_or("no ARN")?;
     let mut env = env.to_vec();
     env.extend(db.function_env());
-    let mut function = FunctionProcess::start(binary, &env).await?;
+    let function = FunctionProcess::start(binary, &env).await?;
+    repeated_rotations(
+        function,
+        &sm,
+        &arn,
+        network,
+        "warm full rotation (4 steps, TLS logins)",
+        "AWS calls, and database flights: the SSLRequest and each TLS record",
+    )
+    .await
+}
+
+/// Invokes `runs` times on a warm process; each invocation's time.
+/// Rotations of one secret, one after another on one warm process: the cold start (the first
+/// step), each step's and each rotation's time, the calls of each rotation and their chain.
+async fn repeated_rotations(
+    mut function: FunctionProcess,
+    sm: &aws_sdk_secretsmanager::Client,
+    arn: &str,
+    network: &Faults,
+    full_label: &str,
+    calls_label: &str,
+) -> Result<Vec<Row>> {
+    const ROTATIONS: usize = 20;
     let mut per_step: Vec<Vec<Duration>> = vec![Vec::new(); STEPS.len()];
     let mut full = Vec::new();
     let mut cold = None;
     let (mut calls, mut chains) = (Vec::new(), Vec::new());
-    for _ in 0..20 {
+    for _ in 0..ROTATIONS {
         let token = fresh_token();
-        start_rotation(&sm, &arn, &token, true).await?;
+        start_rotation(sm, arn, &token, true).await?;
         network.arm(None, None);
         let rotation_started = Instant::now();
         for (i, step) in STEPS.iter().enumerate() {
             let started = Instant::now();
-            expect_ok(function.invoke(&rotation_event(step, &arn, &token)).await?)?;
+            expect_ok(function.invoke(&rotation_event(step, arn, &token)).await?)?;
             per_step[i].push(started.elapsed());
             cold.get_or_insert_with(|| function.started().elapsed());
         }
@@ -549,23 +598,15 @@ async fn postgres_rows(
     for (step, times) in STEPS.iter().zip(&per_step) {
         rows.push(timing_row(&format!("warm {step}"), times));
     }
-    rows.push(timing_row(
-        "warm full rotation (4 steps, TLS logins)",
-        &full,
-    ));
-    rows.extend(call_rows(
-        &calls,
-        &chains,
-        "AWS calls, and database flights: the SSLRequest and each TLS record",
-    ));
+    rows.push(timing_row(full_label, &full));
+    rows.extend(call_rows(&calls, &chains, calls_label));
     rows.push(memory_row(
-        "peak RSS, after 20 rotations",
+        &format!("peak RSS, after {ROTATIONS} rotations"),
         peak_rss_kib(&function)?,
     ));
     Ok(rows)
 }
 
-/// Invokes `runs` times on a warm process; each invocation's time.
 async fn timed_runs(
     function: &mut FunctionProcess,
     event: &Value,
