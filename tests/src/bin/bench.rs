@@ -214,38 +214,15 @@ async fn scan_rows(
         .buffer_unordered(8)
         .try_collect::<Vec<String>>()
         .await?;
-    let scheduled = e2e::scheduled_event()?;
-
-    let mut rows = Vec::new();
-    let mut function = FunctionProcess::start(binary, env).await?;
-    let report = expect_ok(function.invoke(&scheduled).await?)?;
-    rows.push(timing_row(
-        &format!("cold scan of {SCANNED_CERTIFICATES} certificates (process start to response)"),
-        &[function.started().elapsed()],
-    ));
-    let warm = timed_runs(&mut function, &scheduled, 3).await?;
-    rows.push(timing_row(
-        &format!("warm scan of {SCANNED_CERTIFICATES} certificates, SCAN_CONCURRENCY=8"),
-        &warm,
-    ));
-
-    let mut sequential_env = env.to_vec();
-    sequential_env.push(("SCAN_CONCURRENCY".into(), "1".into()));
-    let mut sequential = FunctionProcess::start(binary, &sequential_env).await?;
-    expect_ok(sequential.invoke(&scheduled).await?)?;
-    let one_at_a_time = timed_runs(&mut sequential, &scheduled, 3).await?;
-    rows.push(timing_row(
-        &format!("warm scan of {SCANNED_CERTIFICATES} certificates, SCAN_CONCURRENCY=1"),
-        &one_at_a_time,
-    ));
-    let speedup =
-        median(&one_at_a_time).as_secs_f64() / median(&warm).as_secs_f64().max(f64::EPSILON);
-    rows.push((
-        "speed-up of concurrency 8 over 1 (medians)".into(),
-        format!("{speedup:.1}x"),
-        String::new(),
-        String::new(),
-    ));
+    let (report, mut rows, function, _) = at_two_settings(
+        binary,
+        env,
+        &format!("scan of {SCANNED_CERTIFICATES} certificates"),
+        "SCAN_CONCURRENCY",
+        ["8", "1"],
+        3,
+    )
+    .await?;
 
     let certificates = report["certificates"].as_u64().unwrap_or(0).max(1) as f64;
     let calls = report["acm_calls"].as_u64().unwrap_or(0) as f64;
@@ -294,48 +271,19 @@ async fn sweep_rows(
         .try_collect::<Vec<()>>()
         .await?;
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let settings = |concurrency: &str| {
-        let mut env = env.to_vec();
-        for (k, v) in [
-            ("USER_PATH_PREFIX", "/bench/"),
-            ("DRY_RUN", "true"),
-            ("SWEEP_CONCURRENCY", concurrency),
-        ] {
-            env.push((k.to_owned(), v.to_owned()));
-        }
-        env
-    };
-    let scheduled = e2e::scheduled_event()?;
-    let mut rows = Vec::new();
-    let mut function = FunctionProcess::start(binary, &settings("8")).await?;
-    let report = expect_ok(
-        function
-            .invoke_within(scheduled.to_string(), LONG_RUN)
-            .await?,
-    )?;
-    rows.push(timing_row(
-        &format!("cold daily sweep of {SWEPT_USERS} users (process start to response)"),
-        &[function.started().elapsed()],
-    ));
-    let bounded = timed_runs(&mut function, &scheduled, 2).await?;
-    rows.push(timing_row(
-        &format!("warm daily sweep of {SWEPT_USERS} users, SWEEP_CONCURRENCY=8"),
-        &bounded,
-    ));
-    let mut sequential = FunctionProcess::start(binary, &settings("1")).await?;
-    let one_at_a_time = timed_runs(&mut sequential, &scheduled, 2).await?;
-    rows.push(timing_row(
-        &format!("warm daily sweep of {SWEPT_USERS} users, SWEEP_CONCURRENCY=1"),
-        &one_at_a_time,
-    ));
-    let speedup =
-        median(&one_at_a_time).as_secs_f64() / median(&bounded).as_secs_f64().max(f64::EPSILON);
-    rows.push((
-        "speed-up of concurrency 8 over 1 (medians)".into(),
-        format!("{speedup:.1}x"),
-        String::new(),
-        String::new(),
-    ));
+    let mut env = env.to_vec();
+    for (k, v) in [("USER_PATH_PREFIX", "/bench/"), ("DRY_RUN", "true")] {
+        env.push((k.to_owned(), v.to_owned()));
+    }
+    let (report, mut rows, function, _) = at_two_settings(
+        binary,
+        &env,
+        &format!("daily sweep of {SWEPT_USERS} users"),
+        "SWEEP_CONCURRENCY",
+        ["8", "1"],
+        2,
+    )
+    .await?;
     let users = report["users"].as_u64().unwrap_or(0).max(1) as f64;
     let calls = report["api_calls"].as_u64().unwrap_or(0) as f64;
     rows.push((
@@ -407,35 +355,15 @@ async fn kms_rows(
         .buffer_unordered(8)
         .try_collect::<Vec<()>>()
         .await?;
-    let scheduled = e2e::scheduled_event()?;
-    let with_share = |percent: &str| {
-        let mut env = env.to_vec();
-        env.push(("KMS_QUOTA_SHARE_PERCENT".into(), percent.into()));
-        env
-    };
-    let mut rows = Vec::new();
-    let mut function = FunctionProcess::start(binary, &with_share("10")).await?;
-    let report = expect_ok(
-        function
-            .invoke_within(scheduled.to_string(), LONG_RUN)
-            .await?,
-    )?;
-    rows.push(timing_row(
-        &format!("cold scan of {SCANNED_KEYS} keys (process start to response), KMS_QUOTA_SHARE_PERCENT=10"),
-        &[function.started().elapsed()],
-    ));
-    let warm = timed_runs(&mut function, &scheduled, 2).await?;
-    rows.push(timing_row(
-        &format!("warm scan of {SCANNED_KEYS} keys, KMS_QUOTA_SHARE_PERCENT=10 (default)"),
-        &warm,
-    ));
-    let mut generous = FunctionProcess::start(binary, &with_share("50")).await?;
-    let fast = timed_runs(&mut generous, &scheduled, 3).await?;
-    rows.push(timing_row(
-        &format!("warm scan of {SCANNED_KEYS} keys, KMS_QUOTA_SHARE_PERCENT=50"),
-        &fast,
-    ));
-
+    let (report, mut rows, function, warm) = at_two_settings(
+        binary,
+        env,
+        &format!("scan of {SCANNED_KEYS} keys"),
+        "KMS_QUOTA_SHARE_PERCENT",
+        ["10", "50"],
+        2,
+    )
+    .await?;
     let keys = report["keys"].as_u64().unwrap_or(0).max(1) as f64;
     let calls = report["calls"].as_object().cloned().unwrap_or_default();
     let count = |op: &str| calls.get(op).and_then(Value::as_u64).unwrap_or(0);
@@ -453,7 +381,7 @@ async fn kms_rows(
         String::new(),
         String::new(),
     ));
-    let seconds = median(&warm).as_secs_f64().max(f64::EPSILON);
+    let seconds = warm.as_secs_f64().max(f64::EPSILON);
     for op in [
         "DescribeKey",
         "GetKeyRotationStatus",
@@ -605,6 +533,63 @@ async fn repeated_rotations(
         peak_rss_kib(&function)?,
     ));
     Ok(rows)
+}
+
+/// A scheduled job measured at two values of one setting: a cold run and warm runs at the
+/// first, warm runs at the second (after one unmeasured run). Returns the cold run's report, the
+/// rows, the first process (for its peak memory) and its warm runs' median.
+async fn at_two_settings(
+    binary: &Path,
+    env: &[(String, String)],
+    job: &str,
+    setting: &str,
+    values: [&str; 2],
+    warm_runs: usize,
+) -> Result<(Value, Vec<Row>, FunctionProcess, Duration)> {
+    let scheduled = e2e::scheduled_event()?;
+    let with = |value: &str| {
+        let mut env = env.to_vec();
+        env.push((setting.to_owned(), value.to_owned()));
+        env
+    };
+    let mut rows = Vec::new();
+    let mut first = FunctionProcess::start(binary, &with(values[0])).await?;
+    let report = expect_ok(first.invoke_within(scheduled.to_string(), LONG_RUN).await?)?;
+    rows.push(timing_row(
+        &format!(
+            "cold {job} (process start to response), {setting}={}",
+            values[0]
+        ),
+        &[first.started().elapsed()],
+    ));
+    let at_first = timed_runs(&mut first, &scheduled, warm_runs).await?;
+    rows.push(timing_row(
+        &format!("warm {job}, {setting}={}", values[0]),
+        &at_first,
+    ));
+    let mut second = FunctionProcess::start(binary, &with(values[1])).await?;
+    expect_ok(
+        second
+            .invoke_within(scheduled.to_string(), LONG_RUN)
+            .await?,
+    )?;
+    let at_second = timed_runs(&mut second, &scheduled, warm_runs).await?;
+    rows.push(timing_row(
+        &format!("warm {job}, {setting}={}", values[1]),
+        &at_second,
+    ));
+    let speedup =
+        median(&at_second).as_secs_f64() / median(&at_first).as_secs_f64().max(f64::EPSILON);
+    rows.push((
+        format!(
+            "time at {setting}={} over time at {}={} (medians)",
+            values[1], setting, values[0]
+        ),
+        format!("{speedup:.1}x"),
+        String::new(),
+        String::new(),
+    ));
+    Ok((report, rows, first, median(&at_first)))
 }
 
 async fn timed_runs(
