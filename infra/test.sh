@@ -16,8 +16,9 @@ echo "== unit and end-to-end tests"
 results=$(mktemp)
 trap 'rm -f "$results"' EXIT
 # The fault matrices run on their own, uncaptured, so that each prints how many of its cases
-# converged (see tests/tests/fault_matrix.rs).
-cargo test --workspace -- --skip converges_after_every_fault 2>&1 | tee "$results"
+# converged (see tests/tests/fault_matrix.rs). --no-fail-fast: one failing test binary does not
+# hide the results of the others.
+cargo test --workspace --no-fail-fast -- --skip converges_after_every_fault 2>&1 | tee "$results"
 echo "== fault matrices"
 cargo test -p e2e --test fault_matrix -- --nocapture converges_after_every_fault 2>&1 | tee -a "$results"
 
