@@ -239,6 +239,16 @@ pub fn through_proxy(env: &[(String, String)], endpoint: &str) -> Vec<(String, S
         .collect()
 }
 
+/// A counting proxy in front of `upstream` that adds `latency` to every call: for the tests that
+/// assert how many calls a function makes and how many of them wait on each other (at a latency
+/// well above loopback's, so that calls made together overlap).
+pub async fn latency_proxy(upstream: &str, latency: Duration) -> Result<(Faults, HttpFaultProxy)> {
+    let network = Faults::default();
+    network.set_latency(latency, Duration::ZERO);
+    let proxy = HttpFaultProxy::start(upstream, network.clone()).await?;
+    Ok((network, proxy))
+}
+
 /// An HTTP proxy in front of moto. Calls are named by their API operation
 /// (`secretsmanager.GetSecretValue` from `X-Amz-Target`, or `Action=` of a query request).
 pub struct HttpFaultProxy {

@@ -155,3 +155,25 @@ pub fn secret_values(snapshot: &SecretSnapshot, field: &str) -> Vec<String> {
     }
     values
 }
+
+/// One rotation of `arn` on `function`, step by step: each step's calls and the chain of calls
+/// that waited on each other, as `network` (the proxy the function's calls cross) counted them.
+pub async fn calls_per_step(
+    function: &mut crate::runtime::FunctionProcess,
+    network: &crate::faults::Faults,
+    sm: &aws_sdk_secretsmanager::Client,
+    arn: &str,
+) -> Result<Vec<(usize, usize)>> {
+    let token = fresh_token();
+    start_rotation(sm, arn, &token, true).await?;
+    let mut per_step = Vec::new();
+    for step in STEPS {
+        network.arm(None, None);
+        let result = function.respond(&rotation_event(step, arn, &token)).await?;
+        if result["step"] != step {
+            return Err(format!("{step} answered {result}").into());
+        }
+        per_step.push((network.calls().len(), network.chain()));
+    }
+    Ok(per_step)
+}

@@ -252,3 +252,56 @@ async fn test_secret_rejects_a_key_that_does_not_authenticate_as_the_user() {
     assert_eq!(s.environment.inbox.drain().await.unwrap().len(), 1);
     assert!(!s.function.output().contains("forged-secret-access-key"));
 }
+
+/// The calls of two rotations on one warm process, and those that wait on each other. Over the
+/// generic rotation's Secrets Manager calls: createSecret lists the user's keys, then writes the
+/// creation record and (from the second rotation on) deletes the key the previous rotation
+/// deactivated, together, then creates the key; testSecret signs one `GetCallerIdentity`; finishSecret, once AWSCURRENT has
+/// moved, clears AWSPENDING, deactivates the previous key and removes the record, all together.
+/// The second rotation knows the current value (the first one stored it) and deletes a key.
+#[tokio::test]
+async fn warm_rotations_make_fifteen_calls_and_wait_on_eleven() {
+    use e2e::faults::{latency_proxy, through_proxy};
+    let s = setup().await;
+    let (network, proxy) = latency_proxy(
+        &Moto::shared().unwrap().endpoint(),
+        std::time::Duration::from_millis(20),
+    )
+    .await
+    .unwrap();
+    let env = through_proxy(&s.environment.env, &proxy.endpoint);
+    let mut function =
+        FunctionProcess::start(&e2e::binaries::function_binary(FUNCTION).unwrap(), &env)
+            .await
+            .unwrap();
+    let arn = e2e::iam::user_with_key_secret(&s.iam, &s.sm, "iam-chain")
+        .await
+        .unwrap();
+    let first = e2e::rotation::calls_per_step(&mut function, &network, &s.sm, &arn)
+        .await
+        .unwrap();
+    assert_eq!(
+        first,
+        [(7, 5), (1, 1), (2, 2), (5, 3)],
+        "(calls, chain) per step"
+    );
+    let second = e2e::rotation::calls_per_step(&mut function, &network, &s.sm, &arn)
+        .await
+        .unwrap();
+    assert_eq!(
+        second,
+        [(7, 5), (1, 1), (2, 2), (5, 3)],
+        "(calls, chain) per step"
+    );
+    // The two rotations left the user one active key, the one the secret holds, and the
+    // previous one inactive.
+    let user = s.staged(&arn, "AWSCURRENT").await["UserName"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let current = s.staged(&arn, "AWSCURRENT").await["AccessKeyId"].clone();
+    let keys = s.keys(&user).await;
+    assert_eq!(keys.len(), 2, "{keys:?}");
+    assert_eq!(keys[1], (current.as_str().unwrap().to_owned(), true));
+    assert!(!keys[0].1);
+}

@@ -122,14 +122,9 @@ impl<D: KeyDirectory, I: IdentityCheck> RotationTarget for UserKey<D, I> {
             }
             keys.retain(|k| !unstored.contains(&k.id));
         }
-        if keys.len() >= 2 {
+        let make_room = if keys.len() >= 2 {
             match keys.iter().find(|k| !k.active && k.id != current.key_id) {
-                Some(inactive) => {
-                    tracing::info!(user, key = %key_suffix(&inactive.id), "deleting the inactive key to make room");
-                    self.directory.delete_key(user, &inactive.id).await?;
-                    let deleted = inactive.id.clone();
-                    keys.retain(|k| k.id != deleted);
-                }
+                Some(inactive) => Some(inactive.id.clone()),
                 None => {
                     return Err(KeySecretError::TwoActiveKeys {
                         user: current.user.clone(),
@@ -138,10 +133,25 @@ impl<D: KeyDirectory, I: IdentityCheck> RotationTarget for UserKey<D, I> {
                     })
                 }
             }
-        }
-        self.directory
-            .tag(user, SECRET_ROTATION_RECORD, &creation_record(&keys))
-            .await?;
+        } else {
+            None
+        };
+        keys.retain(|k| Some(&k.id) != make_room.as_ref());
+        // The record lists the keys that remain once the inactive one is gone, so it and the
+        // deletion go out together; the new key waits for both. Should the deletion fail after
+        // the record was written, the inactive key is still no unstored one (it is not active).
+        let delete_inactive = async {
+            if let Some(inactive) = &make_room {
+                tracing::info!(user, key = %key_suffix(inactive), "deleting the inactive key to make room");
+                self.directory.delete_key(user, inactive).await?;
+            }
+            Ok::<(), DirectoryError>(())
+        };
+        let record = creation_record(&keys);
+        tokio::try_join!(
+            delete_inactive,
+            self.directory.tag(user, SECRET_ROTATION_RECORD, &record)
+        )?;
         let key = self.directory.create_key(&current.user).await?;
         tracing::info!(user = %current.user, key = %key_suffix(&key.id), "created the new key");
         let mut fields = current.fields;
@@ -210,27 +220,27 @@ impl<D: KeyDirectory, I: IdentityCheck> RotationTarget for UserKey<D, I> {
 
     async fn finished(&self, previous: &SecretText) -> Result<(), KeySecretError> {
         let previous = KeySecret::parse(previous)?;
-        let still_exists = self
-            .directory
-            .keys(&previous.user)
-            .await?
-            .iter()
-            .any(|k| k.id == previous.key_id && k.active);
-        if still_exists {
-            self.directory
-                .deactivate_key(&previous.user, &previous.key_id)
-                .await?;
-            tracing::info!(user = %previous.user, key = %key_suffix(&previous.key_id), "deactivated the previous key");
+        let (user, key) = (previous.user.as_str(), previous.key_id.as_str());
+        // Deactivating is idempotent and a key already deleted is retired too, so no listing
+        // first; and the new key is stored and current, so the creation record has served.
+        let (deactivated, untagged) = tokio::join!(
+            self.directory.deactivate_key(user, key),
+            self.directory.untag(user, SECRET_ROTATION_RECORD)
+        );
+        if let Err(error) = untagged {
+            tracing::warn!(user, %error, "the creation record could not be removed; the next rotation replaces it");
         }
-        // The new key is stored and current: the creation record has served.
-        if let Err(error) = self
-            .directory
-            .untag(&previous.user, SECRET_ROTATION_RECORD)
-            .await
-        {
-            tracing::warn!(user = %previous.user, %error, "the creation record could not be removed; the next rotation replaces it");
+        match deactivated {
+            Ok(()) => {
+                tracing::info!(user, key = %key_suffix(key), "the previous key is inactive");
+                Ok(())
+            }
+            Err(DirectoryError::KeyNotFound { .. }) => {
+                tracing::info!(user, key = %key_suffix(key), "the previous key is already deleted");
+                Ok(())
+            }
+            Err(error) => Err(error.into()),
         }
-        Ok(())
     }
 }
 

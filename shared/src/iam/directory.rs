@@ -25,6 +25,8 @@ pub struct NewKey {
 pub enum DirectoryError {
     #[error("IAM user {user} does not exist")]
     UserNotFound { user: String },
+    #[error("IAM user {user} has no access key {key}")]
+    KeyNotFound { user: String, key: String },
     #[error("IAM user {user} already has two access keys")]
     KeyLimitReached { user: String },
     #[error("IAM {operation} failed for {subject}: {message}")]
@@ -68,6 +70,7 @@ pub trait KeyDirectory: Send + Sync {
     ) -> impl Future<Output = Result<Option<KeyUse>, DirectoryError>> + Send;
     fn create_key(&self, user: &str)
         -> impl Future<Output = Result<NewKey, DirectoryError>> + Send;
+    /// [`DirectoryError::KeyNotFound`] when the key does not exist (or no longer does).
     fn deactivate_key(
         &self,
         user: &str,
@@ -260,15 +263,27 @@ impl KeyDirectory for IamDirectory {
     }
 
     async fn deactivate_key(&self, user: &str, key: &str) -> Result<(), DirectoryError> {
-        self.client
+        match self
+            .client
             .update_access_key()
             .user_name(user)
             .access_key_id(key)
             .status(StatusType::Inactive)
             .send()
             .await
-            .map_err(|e| api("UpdateAccessKey", user, &e))?;
-        Ok(())
+        {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_no_such_entity_exception()) =>
+            {
+                Err(DirectoryError::KeyNotFound {
+                    user: user.to_owned(),
+                    key: super::key_suffix(key),
+                })
+            }
+            Err(e) => Err(api("UpdateAccessKey", user, &e)),
+        }
     }
 
     async fn delete_key(&self, user: &str, key: &str) -> Result<(), DirectoryError> {

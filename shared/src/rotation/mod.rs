@@ -302,7 +302,10 @@ impl<S: SecretStore, T: RotationTarget> Rotator<S, T> {
         // description alone.
         let known_current = self.known.current(id);
         let known_pending = self.known.value(id, token);
-        let reads_current = event.step != Step::Finish && known_current.is_none();
+        // finishSecret needs the current value only to hand it to `finished` as the one it
+        // replaced: read with the description, it costs no wait after the move.
+        let needs_current = event.step != Step::Finish || T::ACTS_AFTER_FINISH;
+        let reads_current = needs_current && known_current.is_none();
         let reads_pending = known_pending.is_none();
         let reads_previous = event.step == Step::Set && T::NEEDS_PREVIOUS;
         let (state, current, pending, previous) = tokio::join!(
@@ -321,7 +324,14 @@ impl<S: SecretStore, T: RotationTarget> Rotator<S, T> {
             self.known.remember(&state.arn, token, value);
         }
         let current = match (event.step, known_current) {
-            (Step::Finish, _) => None,
+            (Step::Finish, _) => {
+                // Only remembered (for `finished`), and only if read from the version the
+                // description names: a read error here is not this step's concern.
+                if let Some(Ok(read)) = current {
+                    self.keep_current(&state, read);
+                }
+                None
+            }
             // The guess holds only if the description agrees; otherwise read it now.
             (_, Some((version, value))) if state.version_with(AWSCURRENT) == Some(&version) => {
                 Some(Ok(Some(value)))
@@ -451,21 +461,28 @@ impl<S: SecretStore, T: RotationTarget> Rotator<S, T> {
         let plan = guard::plan_finish(state, token)?;
         if let Some(previous) = &plan.move_current_from {
             // Never promote a version without a value: the live secret would then have none.
-            if pending?.is_none() {
+            let Some(value) = pending? else {
                 return Err(RotationError::NoPendingValue {
                     secret: state.name.clone(),
                     token: token.to_owned(),
                 });
-            }
+            };
             let moved = self
                 .store
                 .update_stage(&state.arn, AWSCURRENT, Some(token), Some(previous))
                 .await;
             self.confirm(state, moved, |now| now.has_stage(token, AWSCURRENT))
                 .await?;
+            // The next rotation starts from this value; a warm process need not read it again.
+            self.known.remember_current(&state.arn, token, &value);
             tracing::info!(previous_version = %previous, "AWSCURRENT moved to the new version");
         }
-        if plan.remove_pending {
+        // Once AWSCURRENT is the new version, clearing AWSPENDING and retiring the previous
+        // credential depend on nothing but that, so they go out together.
+        let clear_pending = async {
+            if !plan.remove_pending {
+                return Ok(());
+            }
             // Secrets Manager may already have removed the label with the move (the user guide
             // says so): a label that is gone is the goal reached, not an error.
             let removed = self
@@ -473,17 +490,32 @@ impl<S: SecretStore, T: RotationTarget> Rotator<S, T> {
                 .update_stage(&state.arn, AWSPENDING, None, Some(token))
                 .await;
             self.confirm(state, removed, |now| !now.has_stage(token, AWSPENDING))
-                .await?;
-        }
-        if T::ACTS_AFTER_FINISH {
+                .await
+        };
+        let retire_previous = async {
+            if !T::ACTS_AFTER_FINISH {
+                return Ok(());
+            }
             // AWSPREVIOUS is the version AWSCURRENT left, whether it moved now or on an earlier try.
-            if let Some(previous) = self.previous(state).await? {
+            let left = plan
+                .move_current_from
+                .as_deref()
+                .or(state.version_with(AWSPREVIOUS));
+            let previous = match left.and_then(|version| self.known.value(&state.arn, version)) {
+                Some(value) => Some(value),
+                None => self.previous(state).await?,
+            };
+            if let Some(previous) = previous {
                 self.target
                     .finished(&previous)
                     .await
                     .map_err(target_error(Step::Finish, state))?;
             }
-        }
+            Ok::<(), RotationError>(())
+        };
+        let (cleared, retired) = tokio::join!(clear_pending, retire_previous);
+        cleared?;
+        retired?;
         Ok(if plan.move_current_from.is_some() {
             Outcome::Finished
         } else if plan.remove_pending {
