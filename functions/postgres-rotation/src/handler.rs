@@ -2,9 +2,9 @@
 //!
 //! - createSecret copies `AWSCURRENT`, replaces the password (and, alternating, switches the user
 //!   name `name` <-> `name_clone`).
-//! - setSecret, single user: if the pending password already logs in, done; otherwise log in
-//!   with `AWSCURRENT` (falling back to `AWSPREVIOUS`, reporting the first error if both fail)
-//!   and change the password. Alternating: prove the current user can log in, then as the master
+//! - setSecret, single user: log in with `AWSCURRENT` and change the password; if it does not
+//!   log in, the pending password may already work (an earlier attempt), else log in with
+//!   `AWSPREVIOUS` (reporting the first error if both fail) and change it. Alternating: prove the current user can log in, then as the master
 //!   user create or update the other user (see [`Database::prepare_alternate`]).
 //! - testSecret logs in with the pending secret, retrying with backoff until the server accepts
 //!   it (bounded by `DB_READY_TIMEOUT`).
@@ -142,10 +142,10 @@ impl<D: Database, S: SecretStore> PostgresLogin<D, S> {
         pending: &DbSecret,
         previous: Option<&SecretText>,
     ) -> Result<(), PostgresRotationError> {
-        if self.database.check_login(&Login::of(pending)).await.is_ok() {
-            tracing::info!("the pending password already works");
-            return Ok(());
-        }
+        // AWSCURRENT first: on a first attempt it is the login that works, so the change costs
+        // one login and no failed one (which would also show in the server's log as a failed
+        // authentication). Only when it does not log in may an earlier attempt have made the
+        // change already.
         let current_error = match self
             .database
             .set_own_password(&Login::of(current), &pending.password)
@@ -161,6 +161,10 @@ impl<D: Database, S: SecretStore> PostgresLogin<D, S> {
                 return Ok(());
             }
             return Err(PostgresRotationError::PasswordChangeFailed(current_error));
+        }
+        if self.database.check_login(&Login::of(pending)).await.is_ok() {
+            tracing::info!(error = %current_error, "AWSCURRENT no longer logs in and the pending password works: an earlier attempt made the change");
+            return Ok(());
         }
         let previous = previous
             .map(DbSecret::parse)
@@ -187,12 +191,15 @@ impl<D: Database, S: SecretStore> PostgresLogin<D, S> {
         current: &DbSecret,
         pending: &DbSecret,
     ) -> Result<(), PostgresRotationError> {
-        // Proof that this secret really holds a working login before acting as master for it.
-        self.database
-            .check_login(&Login::of(current))
-            .await
-            .map_err(PostgresRotationError::CurrentUserCannotLogIn)?;
-        let master = self.master(current).await?;
+        // Proof that this secret really holds a working login before acting as master for it;
+        // the master secret's read goes out with it (a read, of no use if the proof fails).
+        let current_login = Login::of(current);
+        let (proof, master) = tokio::join!(
+            self.database.check_login(&current_login),
+            self.master(current)
+        );
+        proof.map_err(PostgresRotationError::CurrentUserCannotLogIn)?;
+        let master = master?;
         let master_login = Login {
             secret: &master,
             dbname: &current.dbname,
