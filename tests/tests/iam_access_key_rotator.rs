@@ -142,8 +142,9 @@ async fn a_key_goes_through_rotate_deactivate_delete_and_exempt_users_are_untouc
         report["outcomes"],
         json!({"exempt": 1, "no-keys": 1, "unchanged": 1})
     );
-    // One listing page; tags and keys for alice and carol; tags only for exempt bob.
-    assert_eq!(report["api_calls"], 6);
+    // One page of users and one of key secrets; tags and keys for alice and carol; tags only
+    // for exempt bob.
+    assert_eq!(report["api_calls"], 7);
     assert_eq!(kinds(&s.alerts().await), ["access-key-sweep-summary"]);
 
     // Rotation age reached: a new key, stored, the old one still active.
@@ -433,4 +434,64 @@ async fn forcing_rotates_named_users_now_and_rejects_bad_requests_without_change
     assert!(alerts.iter().any(|a| a
         .subject
         .starts_with("[INFO] Access key forced rotation: 1 users, 1 rotated")));
+}
+
+/// Storing a new key makes the calls its secret's state needs, known from the sweep's one
+/// listing of the key secrets: for a user without a secret, create it (empty), attach the read
+/// policy, store the value; for a user with one, attach the policy and store. No call fails.
+#[tokio::test]
+async fn storing_a_new_key_makes_only_the_calls_its_secrets_state_needs() {
+    use e2e::faults::{latency_proxy, through_proxy};
+    let s = setup().await;
+    // IAM user names are global in moto, whatever the path.
+    let new_user = s.user(&unique_name("newcomer"), &[], 1).await;
+    let known_user = s.user(&unique_name("known"), &[], 1).await;
+    s.sm.create_secret()
+        .name(format!("{}{known_user}", s.secret_prefix))
+        .secret_string(
+            json!({"UserName": known_user, "Note": "made before the rotator ran"}).to_string(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let (network, proxy) = latency_proxy(&Moto::shared().unwrap().endpoint(), Duration::ZERO)
+        .await
+        .unwrap();
+    let mut env = s.environment.env.clone();
+    for (k, v) in [("DRY_RUN", "false"), ("KEY_ROTATION_AGE", "1s")] {
+        env.push((k.to_owned(), v.to_owned()));
+    }
+    let mut function = FunctionProcess::start(
+        &e2e::binaries::function_binary(FUNCTION).unwrap(),
+        &through_proxy(&env, &proxy.endpoint),
+    )
+    .await
+    .unwrap();
+    sleep(1.2).await;
+    network.arm(None, None);
+    let report = function.respond(&scheduled()).await.unwrap();
+    assert_eq!(report["outcomes"], json!({"rotated": 2}), "{report}");
+
+    let mut secrets_calls: Vec<String> = network
+        .calls()
+        .into_iter()
+        .filter_map(|c| c.strip_prefix("secretsmanager.").map(str::to_owned))
+        .collect();
+    secrets_calls.sort();
+    assert_eq!(
+        secrets_calls,
+        [
+            "CreateSecret",
+            "ListSecrets",
+            "PutResourcePolicy",
+            "PutResourcePolicy",
+            "PutSecretValue",
+            "PutSecretValue"
+        ]
+    );
+    for user in [&new_user, &known_user] {
+        let keys = s.keys(user).await;
+        let stored = s.stored(user).await.expect("stored");
+        assert_eq!(stored["AccessKeyId"], keys[1].0.as_str(), "{user}");
+    }
 }

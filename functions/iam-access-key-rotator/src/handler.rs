@@ -13,7 +13,7 @@ use shared::iam::creation::{creation_record, ROTATOR_RECORD};
 use shared::iam::directory::{DirectoryError, IamUser, KeyDirectory};
 use shared::iam::key_suffix;
 use shared::iam::policy::{decide, Decision, Lifecycle, Plan, UserKeys};
-use shared::iam::vault::{KeyVault, VaultError};
+use shared::iam::vault::{KeyVault, SecretPresence, VaultError};
 use std::collections::BTreeMap;
 use std::time::SystemTime;
 
@@ -162,11 +162,16 @@ pub struct Rotator<D, V, A> {
 }
 
 /// The write requests a plan makes when it succeeds (a new secret's creation counts as one more).
-fn nominal_writes(plan: &Plan, dry_run: bool) -> usize {
+fn nominal_writes(plan: &Plan, dry_run: bool, presence: SecretPresence) -> usize {
     match plan {
         _ if dry_run => 0,
-        // Record, create, attach the read policy, store, clear the record.
-        Plan::Rotate { .. } => 5,
+        // Record, create the key, (create the secret), attach the read policy, store the value,
+        // clear the record; a secret of unknown presence is counted as existing, which it is
+        // from the second rotation on.
+        Plan::Rotate { .. } => match presence {
+            SecretPresence::Absent => 6,
+            SecretPresence::Exists | SecretPresence::Unknown => 5,
+        },
         Plan::Deactivate { .. } | Plan::Delete { .. } | Plan::DeleteUnstored { .. } => 2,
         Plan::RecordDeactivation { .. } | Plan::ClearCreationRecord => 1,
         Plan::Exempt | Plan::NoKeys | Plan::Nothing | Plan::Blocked(_) => 0,
@@ -214,15 +219,34 @@ impl<D: KeyDirectory, V: KeyVault, A: AlertSink> Rotator<D, V, A> {
         let request = parse_request(&event.payload)
             .inspect_err(|error| tracing::error!(%error, "rejected an event"))?;
         // Reading who to process: the listing's pages, or one GetUser per forced user.
-        let (users, forced, listing_calls) = match &request {
+        // A sweep also lists the key secrets, with the users: then storing a new key makes only
+        // the calls its secret's state needs. Without that listing (it failed, or a forced run
+        // of a few users) storing finds out by trying.
+        let (users, forced, listing_calls, secrets) = match &request {
             Request::Sweep => {
-                let listing = self.directory.users(&self.settings.path_prefix).await?;
-                (listing.users, false, listing.pages)
+                let (listing, secrets) = tokio::join!(
+                    self.directory.users(&self.settings.path_prefix),
+                    self.vault.secret_names()
+                );
+                let listing = listing?;
+                let secrets = secrets
+                    .inspect_err(|error| tracing::warn!(%error, "storing new keys will find out whether their secrets exist"))
+                    .ok();
+                let secret_pages = secrets
+                    .as_ref()
+                    .map_or(1, |names| names.len().div_ceil(100).max(1));
+                (listing.users, false, listing.pages + secret_pages, secrets)
             }
-            Request::Force(names) => (self.forced_users(names).await?, true, names.len()),
+            Request::Force(names) => (self.forced_users(names).await?, true, names.len(), None),
         };
         let results: Vec<UserResult> = stream::iter(users)
-            .map(|user| self.process(user, forced, now))
+            .map(|user| {
+                let presence = SecretPresence::by_listing(
+                    secrets.as_ref(),
+                    &self.vault.secret_name(&user.name),
+                );
+                self.process(user, forced, presence, now)
+            })
             .buffer_unordered(self.settings.concurrency)
             .collect()
             .await;
@@ -293,7 +317,13 @@ impl<D: KeyDirectory, V: KeyVault, A: AlertSink> Rotator<D, V, A> {
         Ok(users)
     }
 
-    async fn process(&self, user: IamUser, forced: bool, now: i64) -> UserResult {
+    async fn process(
+        &self,
+        user: IamUser,
+        forced: bool,
+        presence: SecretPresence,
+        now: i64,
+    ) -> UserResult {
         match self.inspect(&user).await {
             Err(error) => {
                 tracing::error!(user = %user.name, %error, "could not read the user's keys");
@@ -312,9 +342,9 @@ impl<D: KeyDirectory, V: KeyVault, A: AlertSink> Rotator<D, V, A> {
             Ok(inspection) => {
                 let decision = decide(&inspection.state, &self.settings.lifecycle, now, forced);
                 let outcome = self
-                    .act(&user, &inspection.state, &decision.plan, now)
+                    .act(&user, &inspection.state, &decision.plan, presence, now)
                     .await;
-                let writes = nominal_writes(&decision.plan, self.settings.dry_run);
+                let writes = nominal_writes(&decision.plan, self.settings.dry_run, presence);
                 UserResult {
                     user,
                     owner: inspection.owner,
@@ -394,7 +424,14 @@ impl<D: KeyDirectory, V: KeyVault, A: AlertSink> Rotator<D, V, A> {
         })
     }
 
-    async fn act(&self, iam_user: &IamUser, state: &UserKeys, plan: &Plan, now: i64) -> Outcome {
+    async fn act(
+        &self,
+        iam_user: &IamUser,
+        state: &UserKeys,
+        plan: &Plan,
+        presence: SecretPresence,
+        now: i64,
+    ) -> Outcome {
         let lifecycle = &self.settings.lifecycle;
         let dry_run = self.settings.dry_run;
         let user = iam_user.name.as_str();
@@ -413,7 +450,10 @@ impl<D: KeyDirectory, V: KeyVault, A: AlertSink> Rotator<D, V, A> {
                 secret,
                 deactivate_from: now + lifecycle.install_grace,
             },
-            Plan::Rotate { current } => self.rotate(iam_user, state, current, secret).await,
+            Plan::Rotate { current } => {
+                self.rotate(iam_user, state, current, secret, presence)
+                    .await
+            }
             Plan::DeleteUnstored { key } => {
                 if !dry_run {
                     if let Err(error) = self.directory.delete_key(user, key).await {
@@ -522,6 +562,7 @@ impl<D: KeyDirectory, V: KeyVault, A: AlertSink> Rotator<D, V, A> {
         state: &UserKeys,
         current: &str,
         secret: String,
+        presence: SecretPresence,
     ) -> Outcome {
         let name = user.name.as_str();
         let failed = |error: String| Outcome::Failed {
@@ -546,7 +587,7 @@ impl<D: KeyDirectory, V: KeyVault, A: AlertSink> Rotator<D, V, A> {
             }
             Err(error) => return failed(error.to_string()),
         };
-        if let Err(error) = self.vault.store(user, &new_key).await {
+        if let Err(error) = self.vault.store(user, &new_key, presence).await {
             let new = key_suffix(&new_key.id);
             match self.vault.stored_key(name).await {
                 Ok(Some(stored)) if stored == new_key.id => {

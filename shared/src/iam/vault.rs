@@ -2,7 +2,8 @@
 
 use super::directory::{IamUser, NewKey};
 use aws_sdk_secretsmanager::error::DisplayErrorContext;
-use aws_sdk_secretsmanager::types::Tag;
+use aws_sdk_secretsmanager::types::{Filter, FilterNameStringType, Tag};
+use std::collections::BTreeSet;
 use std::future::Future;
 
 #[derive(Debug, thiserror::Error)]
@@ -13,15 +14,48 @@ pub struct VaultError {
     pub message: String,
 }
 
+#[derive(Debug, thiserror::Error)]
+#[error("listing the key secrets named {prefix}* failed: {message}")]
+pub struct VaultListingError {
+    pub prefix: String,
+    pub message: String,
+}
+
+/// What the rotator knows, before storing, of whether the user's secret exists: from the
+/// sweep's one listing of the secrets, so that storing makes only the calls the state needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecretPresence {
+    Exists,
+    Absent,
+    Unknown,
+}
+
+impl SecretPresence {
+    /// The presence of `secret` by a listing, when there is one.
+    pub fn by_listing(listing: Option<&BTreeSet<String>>, secret: &str) -> Self {
+        match listing {
+            Some(names) if names.contains(secret) => Self::Exists,
+            Some(_) => Self::Absent,
+            None => Self::Unknown,
+        }
+    }
+}
+
 pub trait KeyVault: Send + Sync {
     /// The secret that holds (or will hold) the user's key.
     fn secret_name(&self, user: &str) -> String;
+    /// The names of every key secret there is (all pages).
+    fn secret_names(
+        &self,
+    ) -> impl Future<Output = Result<BTreeSet<String>, VaultListingError>> + Send;
     /// Stores the key as the secret's current value, readable only by the user and the rotator;
-    /// returns when it is durable.
+    /// returns when it is durable. `presence` only saves calls: a secret that is not as
+    /// expected (created or deleted since the listing) is found out and handled.
     fn store(
         &self,
         user: &IamUser,
         key: &NewKey,
+        presence: SecretPresence,
     ) -> impl Future<Output = Result<(), VaultError>> + Send;
     /// The key id the secret holds now (`None`: no secret or no value yet). How a store whose
     /// answer was lost is told apart from one that failed.
@@ -180,15 +214,61 @@ impl KeyVault for SecretsManagerVault {
         format!("{}{user}", self.prefix)
     }
 
-    async fn store(&self, user: &IamUser, key: &NewKey) -> Result<(), VaultError> {
+    async fn secret_names(&self) -> Result<BTreeSet<String>, VaultListingError> {
+        let mut request = self.client.list_secrets().max_results(100);
+        if !self.prefix.is_empty() {
+            // Secrets Manager's name filter matches names that begin with the value.
+            request = request.filters(
+                Filter::builder()
+                    .key(FilterNameStringType::Name)
+                    .values(&self.prefix)
+                    .build(),
+            );
+        }
+        let mut pages = request.into_paginator().send();
+        let mut names = BTreeSet::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| VaultListingError {
+                prefix: self.prefix.clone(),
+                message: DisplayErrorContext(&e).to_string(),
+            })?;
+            names.extend(
+                page.secret_list
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter_map(|s| s.name)
+                    .filter(|name| name.starts_with(&self.prefix)),
+            );
+        }
+        Ok(names)
+    }
+
+    async fn store(
+        &self,
+        user: &IamUser,
+        key: &NewKey,
+        presence: SecretPresence,
+    ) -> Result<(), VaultError> {
         let secret = self.secret_name(&user.name);
         let failed = |message: String| VaultError {
             user: user.name.clone(),
             secret: secret.clone(),
             message,
         };
-        self.guard(user, &secret).await.map_err(failed)?;
         let document = key_document(&user.name, key);
+        if presence == SecretPresence::Absent {
+            // Created with the value at once when no policy must come first; otherwise empty,
+            // and the policy goes on before the value does (below).
+            let value = self.rotator_role_arn.is_none().then_some(document.as_str());
+            let created = self
+                .create(&user.name, &secret, value)
+                .await
+                .map_err(failed)?;
+            if created && value.is_some() {
+                return Ok(());
+            }
+        }
+        self.guard(user, &secret).await.map_err(failed)?;
         if self.put(&secret, &document).await.map_err(failed)? {
             return Ok(());
         }
