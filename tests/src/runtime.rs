@@ -60,6 +60,8 @@ struct ServerState {
     in_flight: Mutex<HashMap<String, oneshot::Sender<Invocation>>>,
     next_id: Mutex<u64>,
     function_arn: String,
+    /// When the function first asked for an invocation: it is initialised and ready.
+    first_poll: Mutex<Option<Instant>>,
 }
 
 /// A running function: its process, the Runtime API it polls, and everything it printed.
@@ -70,6 +72,7 @@ pub struct FunctionProcess {
     output: Arc<Mutex<String>>,
     readers: Vec<tokio::task::JoinHandle<()>>,
     started: Instant,
+    state: Arc<ServerState>,
 }
 
 impl FunctionProcess {
@@ -93,8 +96,9 @@ impl FunctionProcess {
                 crate::moto::REGION,
                 crate::moto::ACCOUNT
             ),
+            first_poll: Mutex::new(None),
         });
-        tokio::spawn(serve(listener, state));
+        tokio::spawn(serve(listener, state.clone()));
 
         let started = Instant::now();
         let mut process = Command::new(binary)
@@ -127,6 +131,7 @@ impl FunctionProcess {
             output,
             readers,
             started,
+            state,
         })
     }
 
@@ -184,6 +189,17 @@ impl FunctionProcess {
         self.started
     }
 
+    /// The cold start: from the process's start to its first request for an invocation (its
+    /// configuration read and validated, its clients built). `None` until it has asked.
+    pub fn ready_after(&self) -> Option<Duration> {
+        let first_poll = *self
+            .state
+            .first_poll
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        first_poll.map(|at| at.saturating_duration_since(self.started))
+    }
+
     /// Waits for the process to exit (for functions that fail at start-up), and for everything
     /// it printed to be collected.
     pub async fn wait_for_exit(&mut self, timeout: Duration) -> Result<std::process::ExitStatus> {
@@ -236,6 +252,11 @@ async fn route(
     let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     Ok(match (method, parts.as_slice()) {
         (Method::GET, ["2018-06-01", "runtime", "invocation", "next"]) => {
+            state
+                .first_poll
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get_or_insert_with(Instant::now);
             next_invocation(&state).await
         }
         (Method::POST, ["2018-06-01", "runtime", "invocation", id, "response"]) => {
