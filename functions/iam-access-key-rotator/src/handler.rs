@@ -239,6 +239,7 @@ impl<D: KeyDirectory, V: KeyVault, A: AlertSink> Rotator<D, V, A> {
             }
             Request::Force(names) => (self.forced_users(names).await?, true, names.len(), None),
         };
+        let user_count = users.len();
         let results: Vec<UserResult> = stream::iter(users)
             .map(|user| {
                 let presence = SecretPresence::by_listing(
@@ -248,7 +249,14 @@ impl<D: KeyDirectory, V: KeyVault, A: AlertSink> Rotator<D, V, A> {
                 self.process(user, forced, presence, now)
             })
             .buffer_unordered(self.settings.concurrency)
-            .collect()
+            // Sized once for thousands of users: collecting would grow it by doubling.
+            .fold(
+                Vec::with_capacity(user_count),
+                |mut results, result| async move {
+                    results.push(result);
+                    results
+                },
+            )
             .await;
 
         let api_calls = listing_calls + results.iter().map(|r| r.api_calls).sum::<usize>();
