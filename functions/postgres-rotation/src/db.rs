@@ -81,7 +81,14 @@ pub struct PostgresSettings {
     pub tls: TlsMode,
     pub connect_timeout: Duration,
     pub statement_timeout: Duration,
-    connector: MakeRustlsConnect,
+    /// The `DB_CA_BUNDLE` certificates, read and checked at start-up.
+    bundle: Vec<rustls_pki_types::CertificateDer<'static>>,
+    /// TLS settings up to the roots, checked at start-up.
+    tls_config: rustls::ConfigBuilder<rustls::ClientConfig, rustls::WantsVerifier>,
+    /// Built at the first TLS connection: loading the system's roots costs milliseconds (a
+    /// directory of PEM files read and parsed) that createSecret and finishSecret, which never
+    /// connect, need not pay at start-up.
+    connector: std::sync::OnceLock<MakeRustlsConnect>,
 }
 
 impl PostgresSettings {
@@ -98,37 +105,36 @@ impl PostgresSettings {
                 })
             }
         };
-        let mut roots = rustls::RootCertStore::empty();
-        // Roots the system cannot load are skipped; a bundle that cannot be read is an error.
-        roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
+        // A bundle that cannot be read or holds a certificate rustls refuses is an error now,
+        // not at the first connection.
+        let mut bundle = Vec::new();
         if let Some(path) = env.optional("DB_CA_BUNDLE") {
             let invalid = |reason: String| ConfigError::Invalid {
                 name: "DB_CA_BUNDLE",
                 reason,
             };
             use rustls_pki_types::pem::PemObject;
-            let certificates = rustls_pki_types::CertificateDer::pem_file_iter(path)
+            bundle = rustls_pki_types::CertificateDer::pem_file_iter(path)
                 .map_err(|e| invalid(format!("cannot read {path}: {e}")))?
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(|e| invalid(format!("{path} is not a PEM certificate bundle: {e}")))?;
-            if certificates.is_empty() {
+            if bundle.is_empty() {
                 return Err(invalid(format!("{path} holds no certificate")));
             }
-            for certificate in certificates {
-                roots
-                    .add(certificate)
+            let mut check = rustls::RootCertStore::empty();
+            for certificate in &bundle {
+                check
+                    .add(certificate.clone())
                     .map_err(|e| invalid(format!("{path}: {e}")))?;
             }
         }
         let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-        let client_config = rustls::ClientConfig::builder_with_provider(provider)
+        let tls_config = rustls::ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .map_err(|e| ConfigError::Invalid {
                 name: "DB_TLS",
                 reason: e.to_string(),
-            })?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
+            })?;
         Ok(Self {
             tls,
             connect_timeout: std::time::Duration::from_secs(env.duration_or(
@@ -141,8 +147,28 @@ impl PostgresSettings {
                 30,
                 3600,
             )? as u64),
-            connector: MakeRustlsConnect::new(client_config),
+            bundle,
+            tls_config,
+            connector: std::sync::OnceLock::new(),
         })
+    }
+
+    /// The TLS connector: the system's roots (those it cannot load are skipped) and the bundle.
+    fn connector(&self) -> MakeRustlsConnect {
+        self.connector
+            .get_or_init(|| {
+                let mut roots = rustls::RootCertStore::empty();
+                roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
+                // Each was added once at start-up, so none is refused now.
+                roots.add_parsable_certificates(self.bundle.iter().cloned());
+                MakeRustlsConnect::new(
+                    self.tls_config
+                        .clone()
+                        .with_root_certificates(roots)
+                        .with_no_client_auth(),
+                )
+            })
+            .clone()
     }
 }
 
@@ -193,7 +219,7 @@ impl Postgres {
             } else {
                 config.ssl_mode(SslMode::Require);
                 let (client, connection) = config
-                    .connect(self.settings.connector.clone())
+                    .connect(self.settings.connector())
                     .await
                     .map_err(failed)?;
                 Ok(Session::new(client, connection))
