@@ -11,6 +11,7 @@ pub mod aws;
 pub mod calls;
 pub mod certificates;
 pub mod config;
+pub mod database;
 pub mod expiry;
 pub mod fields;
 pub mod iam;

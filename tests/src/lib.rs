@@ -6,11 +6,13 @@ pub mod certificates;
 pub mod faults;
 pub mod iam;
 pub mod inbox;
+pub mod mariadb;
 pub mod matrix;
 pub mod moto;
 pub mod postgres;
 pub mod rotation;
 pub mod runtime;
+pub mod tls;
 
 /// The workspace root (this crate lives in `<root>/tests`).
 pub fn workspace_root() -> std::path::PathBuf {

@@ -2,8 +2,8 @@
 //! certificate from a CA made here) or off, stopped when the test process ends. PostgreSQL
 //! refuses to run as root, so as root it runs as the `postgres` user.
 
+use crate::tls::{authority, server_certificate};
 use crate::Result;
-use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, SanType};
 use std::net::TcpListener;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -50,7 +50,7 @@ fn binary(name: &str) -> Result<PathBuf> {
         .ok_or_else(|| format!("PostgreSQL's {name} not found: run infra/setup.sh").into())
 }
 
-fn is_root() -> bool {
+pub(crate) fn is_root() -> bool {
     Command::new("id")
         .arg("-u")
         .output()
@@ -58,18 +58,19 @@ fn is_root() -> bool {
         .unwrap_or(false)
 }
 
-/// A command that runs as the `postgres` user when we are root, and dies with this process.
 fn as_server_user(program: &Path) -> Command {
+    as_user(program, "postgres", "postgres")
+}
+
+/// A command that runs as `user` when we are root (database servers refuse to run as root),
+/// and dies with this process.
+pub(crate) fn as_user(program: &Path, user: &str, group: &str) -> Command {
     if is_root() {
         let mut command = Command::new("setpriv");
         command
-            .args([
-                "--reuid=postgres",
-                "--regid=postgres",
-                "--clear-groups",
-                "--pdeathsig=TERM",
-                "--",
-            ])
+            .arg(format!("--reuid={user}"))
+            .arg(format!("--regid={group}"))
+            .args(["--clear-groups", "--pdeathsig=TERM", "--"])
             .arg(program);
         command
     } else {
@@ -78,9 +79,13 @@ fn as_server_user(program: &Path) -> Command {
 }
 
 fn give_to_server_user(path: &Path) -> Result<()> {
+    give_to(path, "postgres:postgres")
+}
+
+pub(crate) fn give_to(path: &Path, owner: &str) -> Result<()> {
     if is_root() {
         let status = Command::new("chown")
-            .args(["-R", "postgres:postgres"])
+            .args(["-R", owner])
             .arg(path)
             .status()?;
         if !status.success() {
@@ -88,21 +93,6 @@ fn give_to_server_user(path: &Path) -> Result<()> {
         }
     }
     Ok(())
-}
-
-struct Authority {
-    params: CertificateParams,
-    key: KeyPair,
-    pem: String,
-}
-
-fn authority(name: &str) -> Result<Authority> {
-    let key = KeyPair::generate()?;
-    let mut params = CertificateParams::new(Vec::<String>::new())?;
-    params.distinguished_name.push(DnType::CommonName, name);
-    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    let pem = params.clone().self_signed(&key)?.pem();
-    Ok(Authority { params, key, pem })
 }
 
 impl TestPostgres {
@@ -146,18 +136,9 @@ impl TestPostgres {
         std::fs::write(&other_ca_bundle, &other.pem)?;
         let mut ca_bundle = None;
         if tls {
-            let server_key = KeyPair::generate()?;
-            let mut server = CertificateParams::new(vec!["localhost".to_owned()])?;
-            server
-                .subject_alt_names
-                .push(SanType::IpAddress(std::net::IpAddr::from([127, 0, 0, 1])));
-            server
-                .distinguished_name
-                .push(DnType::CommonName, "127.0.0.1");
-            let issuer = rcgen::Issuer::new(ca.params.clone(), &ca.key);
-            let certificate = server.signed_by(&server_key, &issuer)?;
-            std::fs::write(data.join("server.crt"), certificate.pem())?;
-            std::fs::write(data.join("server.key"), server_key.serialize_pem())?;
+            let (certificate, key) = server_certificate(&ca)?;
+            std::fs::write(data.join("server.crt"), certificate)?;
+            std::fs::write(data.join("server.key"), key)?;
             std::fs::set_permissions(
                 data.join("server.key"),
                 std::fs::Permissions::from_mode(0o600),

@@ -183,24 +183,27 @@ impl<I: CertificateInventory> Scanner<I> {
             acm_calls: listing.pages + listing.arns.len(),
             ..ScanReport::default()
         };
-        let described: Vec<(String, Result<Option<Certificate>, AcmError>)> =
-            stream::iter(listing.arns)
-                .map(|arn| async move {
-                    let result = self.inventory.describe(&arn).await;
-                    (arn, result)
-                })
-                .buffer_unordered(self.settings.concurrency)
-                .collect()
-                .await;
-
-        // Sized once and sorted in place (ARNs are unique): no doubling slack and no sort
-        // buffer as large as the scan.
-        let mut assessed: Vec<(Certificate, Assessment)> = Vec::with_capacity(described.len());
-        for (arn, result) in described {
+        // Each certificate is assessed as its description arrives and kept only when at risk
+        // (everything alerts, renewals and the digest need), so memory follows the certificates
+        // at risk and the calls in flight, not the size of the account.
+        let mut described = stream::iter(listing.arns)
+            .map(|arn| async move {
+                let result = self.inventory.describe(&arn).await;
+                (arn, result)
+            })
+            .buffer_unordered(self.settings.concurrency);
+        let mut at_risk: Vec<(Certificate, Assessment)> = Vec::new();
+        while let Some((arn, result)) = described.next().await {
             match result {
                 Ok(Some(certificate)) => {
                     let assessment = assess(&certificate, now, &self.settings.thresholds);
-                    assessed.push((certificate, assessment));
+                    *report
+                        .standings
+                        .entry(assessment.standing.as_str())
+                        .or_default() += 1;
+                    if assessment.standing.at_risk() {
+                        at_risk.push((certificate, assessment));
+                    }
                 }
                 Ok(None) => {
                     tracing::info!(certificate = %arn, "certificate deleted during the scan");
@@ -212,27 +215,23 @@ impl<I: CertificateInventory> Scanner<I> {
                 }
             }
         }
-        assessed.sort_unstable_by(|a, b| a.0.arn.cmp(&b.0.arn));
+        drop(described);
+        // ARNs are unique: alerts and renewals go out in a stable order.
+        at_risk.sort_unstable_by(|a, b| a.0.arn.cmp(&b.0.arn));
 
         let mut alerts = Vec::new();
-        for (certificate, assessment) in &assessed {
-            *report
-                .standings
-                .entry(assessment.standing.as_str())
-                .or_default() += 1;
+        for (certificate, assessment) in &at_risk {
             let renewal_requested = self
                 .renew_if_wanted(certificate, assessment, &mut report)
                 .await;
-            if assessment.standing.at_risk() {
-                tracing::info!(
-                    certificate = %certificate.arn,
-                    name = certificate.display_name(),
-                    standing = assessment.standing.as_str(),
-                    days_left = ?assessment.days_left,
-                    alert_today = assessment.alert_today,
-                    "certificate at risk"
-                );
-            }
+            tracing::info!(
+                certificate = %certificate.arn,
+                name = certificate.display_name(),
+                standing = assessment.standing.as_str(),
+                days_left = ?assessment.days_left,
+                alert_today = assessment.alert_today,
+                "certificate at risk"
+            );
             if let Some(severity) = assessment.alert() {
                 let alert = certificate_alert(
                     certificate,
@@ -245,14 +244,13 @@ impl<I: CertificateInventory> Scanner<I> {
                 alerts.push(triggered_by(alert, "scan"));
             }
         }
-        let at_risk: Vec<(&Certificate, &Assessment)> = assessed
-            .iter()
-            .filter(|(_, a)| a.standing.at_risk())
-            .map(|(c, a)| (c, a))
-            .collect();
+        let at_risk_view: Vec<(&Certificate, &Assessment)> =
+            at_risk.iter().map(|(c, a)| (c, a)).collect();
         let counts: Vec<(&'static str, usize)> =
             report.standings.iter().map(|(k, v)| (*k, *v)).collect();
-        if let Some(digest) = digest_alert(&at_risk, &counts, &self.settings.region, source, now) {
+        if let Some(digest) =
+            digest_alert(&at_risk_view, &counts, &self.settings.region, source, now)
+        {
             alerts.push(triggered_by(digest, "scan"));
         }
         Ok((report, alerts))

@@ -239,8 +239,15 @@ impl<D: KeyDirectory, V: KeyVault, A: AlertSink> Rotator<D, V, A> {
             }
             Request::Force(names) => (self.forced_users(names).await?, true, names.len(), None),
         };
-        let user_count = users.len();
-        let results: Vec<UserResult> = stream::iter(users)
+        let mut report = RunReport {
+            api_calls: listing_calls,
+            dry_run: self.settings.dry_run,
+            users: users.len(),
+            ..RunReport::default()
+        };
+        // Each user's result is counted and turned into its alerts as it arrives: memory follows
+        // the users in flight and the alerts to send, not the size of the account.
+        let mut results = stream::iter(users)
             .map(|user| {
                 let presence = SecretPresence::by_listing(
                     secrets.as_ref(),
@@ -248,26 +255,10 @@ impl<D: KeyDirectory, V: KeyVault, A: AlertSink> Rotator<D, V, A> {
                 );
                 self.process(user, forced, presence, now)
             })
-            .buffer_unordered(self.settings.concurrency)
-            // Sized once for thousands of users: collecting would grow it by doubling.
-            .fold(
-                Vec::with_capacity(user_count),
-                |mut results, result| async move {
-                    results.push(result);
-                    results
-                },
-            )
-            .await;
-
-        let api_calls = listing_calls + results.iter().map(|r| r.api_calls).sum::<usize>();
-        let mut report = RunReport {
-            api_calls,
-            dry_run: self.settings.dry_run,
-            users: results.len(),
-            ..RunReport::default()
-        };
+            .buffer_unordered(self.settings.concurrency);
         let mut alerts = Vec::new();
-        for result in &results {
+        while let Some(result) = results.next().await {
+            report.api_calls += result.api_calls;
             *report.outcomes.entry(result.outcome.label()).or_default() += 1;
             tracing::info!(user = %result.user.name, outcome = result.outcome.label(), dry_run = self.settings.dry_run, "user processed");
             let context = Context {
@@ -284,6 +275,8 @@ impl<D: KeyDirectory, V: KeyVault, A: AlertSink> Rotator<D, V, A> {
                 alerts.push(upcoming_alert(&context, upcoming));
             }
         }
+        drop(results);
+        drop(secrets);
         let scope = format!("iam-users:{}", self.settings.path_prefix);
         alerts.push(summary_alert(
             &report.outcomes,

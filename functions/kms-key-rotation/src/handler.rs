@@ -5,7 +5,7 @@
 use crate::events::{event_alert, is_key_id, Event, EventError};
 use crate::notices::{
     alias_rotated_alert, digest_alert, enforced_counts, enforcement_period, key_alert,
-    AliasRotated, DigestInput, Enforced,
+    listed_in_digest, AliasRotated, DigestInput, Enforced, KeyTally,
 };
 use futures_util::stream::{self, StreamExt};
 use lambda_runtime::{Diagnostic, LambdaEvent};
@@ -387,7 +387,10 @@ impl<K: KeyService, A: AlertSink> KeyRotation<K, A> {
             rate_limits: self.rate_limits.clone(),
             ..ScanReport::default()
         };
-        let reads: Vec<Read> = stream::iter(ids.iter().map(|id| {
+        // Each key is assessed, tallied and logged as its state arrives, and kept only when
+        // the digest or the enforcement needs it: memory follows those keys and the reads in
+        // flight, not the size of the account.
+        let mut reads = stream::iter(ids.iter().map(|id| {
             (
                 id.clone(),
                 aliases_by_key.remove(id).unwrap_or_default(),
@@ -398,40 +401,24 @@ impl<K: KeyService, A: AlertSink> KeyRotation<K, A> {
             let read_errors = &read_errors;
             async move { self.read_key(&id, aliases, tags, now, read_errors).await }
         })
-        .buffer_unordered(self.settings.concurrency)
-        .collect()
-        .await;
-
-        // Sized once and sorted in place: a scan of thousands of keys holds each key's view
-        // and assessment once, with no doubling slack and no sort buffer of the same size.
-        let mut assessed: Vec<(KeyView, Assessment)> = Vec::with_capacity(reads.len());
-        for read in reads {
-            match read {
-                Read::Found(view) => {
-                    let assessment = assess(&view, &self.settings.policy, now);
-                    assessed.push((*view, assessment));
+        .buffer_unordered(self.settings.concurrency);
+        let mut tally = KeyTally::default();
+        let mut listed: Vec<(KeyView, Assessment)> = Vec::new();
+        while let Some(read) = reads.next().await {
+            let view = match read {
+                Read::Found(view) => view,
+                Read::Vanished => {
+                    report.vanished += 1;
+                    continue;
                 }
-                Read::Vanished => report.vanished += 1,
-                Read::Failed => report.describe_errors += 1,
-            }
-        }
-        // Key ids are unique, so an unstable sort's order is as deterministic as a stable one.
-        assessed.sort_unstable_by(|a, b| a.0.key.id.cmp(&b.0.key.id));
-        report.read_errors = read_errors.into_inner();
-
-        let enforced = self.enforce(&assessed).await;
-        report.enforcement = enforced_counts(&enforced);
-
-        let mut alerts: Vec<Alert> = Vec::new();
-        for (view, assessment) in &assessed {
+                Read::Failed => {
+                    report.describe_errors += 1;
+                    continue;
+                }
+            };
+            let assessment = assess(&view, &self.settings.policy, now);
+            tally.add(&assessment);
             *report.classes.entry(assessment.class.label()).or_default() += 1;
-            for finding in &assessment.findings {
-                *report.findings.entry(finding.kind()).or_default() += 1;
-                if finding.alerts_today() {
-                    alerts.push(key_alert(view, assessment, finding, source, now));
-                }
-            }
-            report.compliant += usize::from(assessment.evidence.compliant);
             report.exempt += usize::from(assessment.exemption.is_some());
             let record = serde_json::to_string(&assessment.evidence).unwrap_or_default();
             tracing::info!(
@@ -442,12 +429,35 @@ impl<K: KeyService, A: AlertSink> KeyRotation<K, A> {
                 evidence = %record,
                 "key evidence"
             );
+            if listed_in_digest(&assessment) {
+                listed.push((*view, assessment));
+            }
+        }
+        drop(reads);
+        drop(ids);
+        report.compliant = tally.compliant;
+        // Key ids are unique, so an unstable sort's order is as deterministic as a stable one.
+        listed.sort_unstable_by(|a, b| a.0.key.id.cmp(&b.0.key.id));
+        report.read_errors = read_errors.into_inner();
+
+        let enforced = self.enforce(&listed).await;
+        report.enforcement = enforced_counts(&enforced);
+
+        let mut alerts: Vec<Alert> = Vec::new();
+        for (view, assessment) in &listed {
+            for finding in &assessment.findings {
+                *report.findings.entry(finding.kind()).or_default() += 1;
+                if finding.alerts_today() {
+                    alerts.push(key_alert(view, assessment, finding, source, now));
+                }
+            }
         }
         let mut counts = report.classes.clone();
         counts.extend(report.enforcement.iter().map(|(k, v)| (*k, *v)));
         alerts.push(digest_alert(
             &DigestInput {
-                assessed: &assessed,
+                listed: &listed,
+                tally,
                 enforced: &enforced,
                 counts: &counts,
                 region: &self.settings.region,

@@ -153,8 +153,35 @@ pub enum Enforced {
     },
 }
 
+/// What the digest counts of every key assessed, listed or not.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct KeyTally {
+    pub assessed: usize,
+    pub compliant: usize,
+    /// Keys whose state could be read only in part: unproven, so never counted compliant.
+    pub partly_read: usize,
+}
+
+impl KeyTally {
+    pub fn add(&mut self, assessment: &Assessment) {
+        self.assessed += 1;
+        self.compliant += usize::from(assessment.evidence.compliant);
+        self.partly_read += usize::from(!assessment.evidence.complete);
+    }
+}
+
+/// Whether the digest or the enforcement needs a key once it is tallied: a key with a finding,
+/// an exemption or rotation to enforce. A scan keeps only these, whatever the account's size.
+pub fn listed_in_digest(assessment: &Assessment) -> bool {
+    !assessment.findings.is_empty()
+        || assessment.exemption.is_some()
+        || assessment.enforcement.is_some()
+}
+
 pub struct DigestInput<'a> {
-    pub assessed: &'a [(KeyView, Assessment)],
+    /// The keys [`listed_in_digest`] keeps (more are ignored where they have nothing to list).
+    pub listed: &'a [(KeyView, Assessment)],
+    pub tally: KeyTally,
     pub enforced: &'a BTreeMap<String, Enforced>,
     pub counts: &'a BTreeMap<&'static str, usize>,
     pub region: &'a str,
@@ -166,17 +193,12 @@ pub struct DigestInput<'a> {
 /// The scan's one digest: every finding, change and exemption.
 pub fn digest_alert(input: &DigestInput<'_>, source: &str, now: i64) -> Alert {
     let mut with_findings: Vec<&(KeyView, Assessment)> = input
-        .assessed
+        .listed
         .iter()
         .filter(|(_, a)| !a.findings.is_empty())
         .collect();
     with_findings.sort_by_key(|(v, a)| (std::cmp::Reverse(a.severity()), v.key.id.clone()));
-    // Keys whose state could be read only in part: unproven, so never counted compliant.
-    let partly_read = input
-        .assessed
-        .iter()
-        .filter(|(_, a)| !a.evidence.complete)
-        .count();
+    let partly_read = input.tally.partly_read;
     let severity = with_findings
         .iter()
         .filter_map(|(_, a)| a.severity())
@@ -223,7 +245,7 @@ pub fn digest_alert(input: &DigestInput<'_>, source: &str, now: i64) -> Alert {
     }
     let changes = capped(changes, "change(s)");
     let exempt: Vec<String> = input
-        .assessed
+        .listed
         .iter()
         .filter(|(_, a)| a.exemption.is_some())
         .map(|(v, a)| {
@@ -239,13 +261,8 @@ pub fn digest_alert(input: &DigestInput<'_>, source: &str, now: i64) -> Alert {
         .collect();
     let exempt = capped(exempt, "exempt key(s)");
 
-    let keys = input.assessed.len() + input.unread;
-    let compliant = input
-        .assessed
-        .iter()
-        .filter(|(_, a)| a.evidence.compliant)
-        .count();
-    let attention = keys - compliant;
+    let keys = input.tally.assessed + input.unread;
+    let attention = keys.saturating_sub(input.tally.compliant);
     let mut alert = base(severity, "kms-key-scan-digest", input.region, source, now);
     alert.title = if attention == 0 {
         format!(
@@ -403,9 +420,14 @@ mod tests {
         unread: usize,
     ) -> Alert {
         let counts = BTreeMap::from([("automatic", keys.len())]);
+        let mut tally = KeyTally::default();
+        for (_, assessment) in keys {
+            tally.add(assessment);
+        }
         digest_alert(
             &DigestInput {
-                assessed: keys,
+                listed: keys,
+                tally,
                 enforced,
                 counts: &counts,
                 region: "eu-west-1",

@@ -1,9 +1,11 @@
 //! The database port and its PostgreSQL adapter: connections over verified TLS (rustls; system
 //! roots plus an optional CA bundle) unless a secret or the setting explicitly disables TLS.
 
-use crate::secret::{base_user, DbSecret, SecretTls};
 use crate::sql;
 use shared::config::{ConfigError, Env};
+use shared::database::login::{timeouts, Database, DbError, Login};
+use shared::database::secret::base_user;
+use shared::database::tls::TlsSettings;
 use shared::secret::SecretText;
 use std::future::Future;
 use std::sync::Arc;
@@ -12,122 +14,24 @@ use tokio_postgres::config::SslMode;
 use tokio_postgres::{Client, Config, NoTls};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
-#[derive(Debug, thiserror::Error)]
-pub enum DbError {
-    #[error("could not log in as {user} to {host}:{port}/{dbname}: {message}")]
-    Login {
-        user: String,
-        host: String,
-        port: u16,
-        dbname: String,
-        message: String,
-    },
-    #[error("{action} as {user} failed: {message}")]
-    Statement {
-        action: &'static str,
-        user: String,
-        message: String,
-    },
-}
-
-/// One login: where, as whom, with which password.
-pub struct Login<'a> {
-    pub secret: &'a DbSecret,
-    /// The database to connect to (the managed user's, even for the master login).
-    pub dbname: &'a str,
-}
-
-impl<'a> Login<'a> {
-    pub fn of(secret: &'a DbSecret) -> Self {
-        Self {
-            secret,
-            dbname: &secret.dbname,
-        }
-    }
-}
-
-pub trait Database: Send + Sync {
-    /// Logs in and runs `SELECT 1`.
-    fn check_login(&self, login: &Login<'_>) -> impl Future<Output = Result<(), DbError>> + Send;
-    /// Logs in and sets the login's own password (single-user rotation).
-    fn set_own_password(
-        &self,
-        login: &Login<'_>,
-        password: &SecretText,
-    ) -> impl Future<Output = Result<(), DbError>> + Send;
-    /// As the master user, in one transaction: the pending user exists with the new password and,
-    /// if it is the clone, is a member of the original user and acts as it in every session
-    /// (alternating-users rotation). The clone thereby has exactly the original's privileges,
-    /// memberships and objects, including grants made later, and whatever either user creates
-    /// is owned by the original role, so both can always use it.
-    fn prepare_alternate(
-        &self,
-        master: &Login<'_>,
-        current_user: &str,
-        pending_user: &str,
-        password: &SecretText,
-    ) -> impl Future<Output = Result<(), DbError>> + Send;
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TlsMode {
-    /// Verified TLS: the server's certificate must chain to a trusted root and name the host.
-    VerifyFull,
-    /// No TLS for any secret (`DB_TLS=disable`).
-    Disable,
-}
+/// The database a login connects to when its secret names none.
+const DEFAULT_DBNAME: &str = "postgres";
 
 pub struct PostgresSettings {
-    pub tls: TlsMode,
+    pub tls: TlsSettings,
     pub connect_timeout: Duration,
     pub statement_timeout: Duration,
-    /// The `DB_CA_BUNDLE` certificates, read and checked at start-up.
-    bundle: Vec<rustls_pki_types::CertificateDer<'static>>,
     /// TLS settings up to the roots, checked at start-up.
     tls_config: rustls::ConfigBuilder<rustls::ClientConfig, rustls::WantsVerifier>,
-    /// Built at the first TLS connection: loading the system's roots costs milliseconds (a
-    /// directory of PEM files read and parsed) that createSecret and finishSecret, which never
-    /// connect, need not pay at start-up.
+    /// Built at the first TLS connection, with the roots (see [`TlsSettings::roots`]).
     connector: std::sync::OnceLock<MakeRustlsConnect>,
 }
 
 impl PostgresSettings {
-    /// `DB_TLS` (`verify-full` or `disable`), `DB_CA_BUNDLE` (a PEM file of extra trusted CAs,
-    /// such as the RDS bundle), `DB_CONNECT_TIMEOUT` (5s), `DB_STATEMENT_TIMEOUT` (30s).
+    /// `DB_TLS`, `DB_CA_BUNDLE`, `DB_CONNECT_TIMEOUT`, `DB_STATEMENT_TIMEOUT` (see
+    /// [`TlsSettings::from_env`] and [`timeouts`]).
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
-        let tls = match env.string_or("DB_TLS", "verify-full").as_str() {
-            "verify-full" => TlsMode::VerifyFull,
-            "disable" => TlsMode::Disable,
-            other => {
-                return Err(ConfigError::Invalid {
-                    name: "DB_TLS",
-                    reason: format!("expected verify-full or disable, got {other:?}"),
-                })
-            }
-        };
-        // A bundle that cannot be read or holds a certificate rustls refuses is an error now,
-        // not at the first connection.
-        let mut bundle = Vec::new();
-        if let Some(path) = env.optional("DB_CA_BUNDLE") {
-            let invalid = |reason: String| ConfigError::Invalid {
-                name: "DB_CA_BUNDLE",
-                reason,
-            };
-            use rustls_pki_types::pem::PemObject;
-            bundle = rustls_pki_types::CertificateDer::pem_file_iter(path)
-                .map_err(|e| invalid(format!("cannot read {path}: {e}")))?
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| invalid(format!("{path} is not a PEM certificate bundle: {e}")))?;
-            if bundle.is_empty() {
-                return Err(invalid(format!("{path} holds no certificate")));
-            }
-            let mut check = rustls::RootCertStore::empty();
-            for certificate in &bundle {
-                check
-                    .add(certificate.clone())
-                    .map_err(|e| invalid(format!("{path}: {e}")))?;
-            }
-        }
+        let (connect_timeout, statement_timeout) = timeouts(env)?;
         let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
         let tls_config = rustls::ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
@@ -136,35 +40,21 @@ impl PostgresSettings {
                 reason: e.to_string(),
             })?;
         Ok(Self {
-            tls,
-            connect_timeout: std::time::Duration::from_secs(env.duration_or(
-                "DB_CONNECT_TIMEOUT",
-                5,
-                300,
-            )? as u64),
-            statement_timeout: std::time::Duration::from_secs(env.duration_or(
-                "DB_STATEMENT_TIMEOUT",
-                30,
-                3600,
-            )? as u64),
-            bundle,
+            tls: TlsSettings::from_env(env)?,
+            connect_timeout,
+            statement_timeout,
             tls_config,
             connector: std::sync::OnceLock::new(),
         })
     }
 
-    /// The TLS connector: the system's roots (those it cannot load are skipped) and the bundle.
     fn connector(&self) -> MakeRustlsConnect {
         self.connector
             .get_or_init(|| {
-                let mut roots = rustls::RootCertStore::empty();
-                roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
-                // Each was added once at start-up, so none is refused now.
-                roots.add_parsable_certificates(self.bundle.iter().cloned());
                 MakeRustlsConnect::new(
                     self.tls_config
                         .clone()
-                        .with_root_certificates(roots)
+                        .with_root_certificates(self.tls.root_store())
                         .with_no_client_auth(),
                 )
             })
@@ -181,19 +71,13 @@ impl Postgres {
         Self { settings }
     }
 
-    /// TLS is off only when the secret says `ssl: false` or the setting disables it; otherwise a
-    /// server without TLS, or with a certificate that does not verify, is refused.
-    fn plaintext(&self, secret: &DbSecret) -> bool {
-        secret.tls == SecretTls::Disabled || self.settings.tls == TlsMode::Disable
-    }
-
     async fn connect(&self, login: &Login<'_>) -> Result<Session, DbError> {
         let secret = login.secret;
         let mut config = Config::new();
         config
             .host(&secret.host)
             .port(secret.port)
-            .dbname(login.dbname)
+            .dbname(login.dbname.unwrap_or(DEFAULT_DBNAME))
             .user(&secret.username)
             .password(secret.password.expose())
             .application_name("credential-rotation")
@@ -202,17 +86,11 @@ impl Postgres {
                 "-c statement_timeout={}",
                 self.settings.statement_timeout.as_millis()
             ));
-        let failed = |e: tokio_postgres::Error| DbError::Login {
-            user: secret.username.clone(),
-            host: secret.host.clone(),
-            port: secret.port,
-            dbname: login.dbname.to_owned(),
-            message: error_text(&e),
-        };
+        let failed = |e: tokio_postgres::Error| login.failed(error_text(&e));
         // The whole login (TCP, TLS, startup, authentication) is bounded: a server that accepts
         // the connection and never answers must not hold the function until Lambda kills it.
         let connecting = async {
-            if self.plaintext(secret) {
+            if self.settings.tls.plaintext(secret) {
                 config.ssl_mode(SslMode::Disable);
                 let (client, connection) = config.connect(NoTls).await.map_err(failed)?;
                 Ok(Session::new(client, connection))
@@ -229,16 +107,10 @@ impl Postgres {
         tokio::time::timeout(limit, connecting)
             .await
             .unwrap_or_else(|_| {
-                Err(DbError::Login {
-                    user: secret.username.clone(),
-                    host: secret.host.clone(),
-                    port: secret.port,
-                    dbname: login.dbname.to_owned(),
-                    message: format!(
-                        "no answer within {}s (DB_CONNECT_TIMEOUT) while connecting, setting up TLS or authenticating",
-                        limit.as_secs()
-                    ),
-                })
+                Err(login.failed(format!(
+                    "no answer within {}s (DB_CONNECT_TIMEOUT) while connecting, setting up TLS or authenticating",
+                    limit.as_secs()
+                )))
             })
     }
 

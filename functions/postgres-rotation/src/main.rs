@@ -9,15 +9,14 @@
 //! - `LOG_LEVEL` (info).
 
 mod db;
-mod handler;
-mod secret;
 mod sql;
 
 use db::{Postgres, PostgresSettings};
-use handler::{PostgresLogin, Settings};
 use lambda_runtime::service_fn;
 use shared::alert::SnsAlerts;
 use shared::config::{ConfigError, Env};
+use shared::database::login::{DatabaseLogin, Settings};
+use shared::database::secret::EngineFamily;
 use shared::password::PasswordPolicy;
 use shared::rotation::{RotationFunction, Rotator, SecretsManagerStore};
 
@@ -44,7 +43,13 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         policy,
     } = started.settings;
     let secrets = || SecretsManagerStore::new(aws_sdk_secretsmanager::Client::new(&started.sdk));
-    let target = PostgresLogin::new(Postgres::new(database), secrets(), policy, settings);
+    let target = DatabaseLogin::new(
+        EngineFamily::Postgres,
+        Postgres::new(database),
+        secrets(),
+        policy,
+        settings,
+    );
     let function = RotationFunction::new(
         Rotator::new(secrets(), target),
         SnsAlerts::new(

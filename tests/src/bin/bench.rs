@@ -122,22 +122,8 @@ async fn rotation_rows(
     network: &Faults,
 ) -> Result<Vec<Row>> {
     let sm = aws_sdk_secretsmanager::Client::new(sdk);
-    // Cold start: process start to the first response, the first step of a real rotation.
-    let mut cold = Vec::new();
-    let mut ready = Vec::new();
-    let mut cold_peak_kib = 0;
-    for _ in 0..COLD_STARTS {
-        let (arn, token) = new_rotation(&sm).await?;
-        let mut function = FunctionProcess::start(binary, env).await?;
-        expect_ok(
-            function
-                .invoke(&rotation_event("createSecret", &arn, &token))
-                .await?,
-        )?;
-        cold.push(function.started().elapsed());
-        ready.push(ready_after(&function)?);
-        cold_peak_kib = cold_peak_kib.max(peak_rss_kib(&function)?);
-    }
+    let readiness = readiness_row(binary, env).await?;
+    let cold = cold_rotations(binary, env, async || new_rotation(&sm).await).await?;
     // Warm: full rotations on one process.
     let mut function = FunctionProcess::start(binary, env).await?;
     let mut per_step: Vec<Vec<Duration>> = vec![Vec::new(); STEPS.len()];
@@ -156,13 +142,8 @@ async fn rotation_rows(
         calls.push(network.calls().len());
         chains.push(network.chain());
     }
-    let mut rows = vec![
-        timing_row(READY, &ready),
-        timing_row(
-            "cold start: process start to first response (createSecret)",
-            &cold,
-        ),
-    ];
+    let mut rows = vec![readiness];
+    rows.extend(cold.rows());
     for (step, times) in STEPS.iter().zip(&per_step) {
         rows.push(timing_row(&format!("warm {step}"), times));
     }
@@ -172,12 +153,63 @@ async fn rotation_rows(
         &chains,
         "every AWS call of the four steps",
     ));
-    rows.push(memory_row("peak RSS, cold process", cold_peak_kib));
     rows.push(memory_row(
         &format!("peak RSS, after {WARM_ROTATIONS} rotations"),
         peak_rss_kib(&function)?,
     ));
     Ok(rows)
+}
+
+/// Full rotations, each on a fresh process: as a rotation that finds no warm instance costs.
+struct ColdRotations {
+    /// Process start to the first response (createSecret).
+    first: Vec<Duration>,
+    /// Process start to the fourth response (finishSecret).
+    full: Vec<Duration>,
+    peak_kib: u64,
+}
+
+impl ColdRotations {
+    fn rows(&self) -> Vec<Row> {
+        vec![
+            timing_row(
+                "cold start: process start to first response (createSecret)",
+                &self.first,
+            ),
+            timing_row(
+                "cold full rotation: process start to the fourth response (finishSecret)",
+                &self.full,
+            ),
+            memory_row("peak RSS, cold process after one rotation", self.peak_kib),
+        ]
+    }
+}
+
+/// `COLD_STARTS` rotations, each started by `next` (which gives the secret and the token) and
+/// run by a fresh process.
+async fn cold_rotations(
+    binary: &Path,
+    env: &[(String, String)],
+    mut next: impl AsyncFnMut() -> Result<(String, String)>,
+) -> Result<ColdRotations> {
+    let mut cold = ColdRotations {
+        first: Vec::with_capacity(COLD_STARTS),
+        full: Vec::with_capacity(COLD_STARTS),
+        peak_kib: 0,
+    };
+    for _ in 0..COLD_STARTS {
+        let (arn, token) = next().await?;
+        let mut function = FunctionProcess::start(binary, env).await?;
+        for (i, step) in STEPS.iter().enumerate() {
+            expect_ok(function.invoke(&rotation_event(step, &arn, &token)).await?)?;
+            if i == 0 {
+                cold.first.push(function.started().elapsed());
+            }
+        }
+        cold.full.push(function.started().elapsed());
+        cold.peak_kib = cold.peak_kib.max(peak_rss_kib(&function)?);
+    }
+    Ok(cold)
 }
 
 /// A new secret with a rotation started on it: (ARN, token).
@@ -493,8 +525,9 @@ async fn postgres_rows(
     .await
 }
 
-/// Rotations of one secret, one after another on one warm process: the cold start (the first
-/// step), each step's and each rotation's time, the calls of each rotation and their chain.
+/// Rotations of one secret: cold ones (each on a fresh process), then rotations one after
+/// another on one warm process: each step's and each rotation's time, the calls of each rotation
+/// and their chain.
 async fn repeated_rotations(
     binary: &Path,
     env: &[(String, String)],
@@ -506,10 +539,15 @@ async fn repeated_rotations(
 ) -> Result<Vec<Row>> {
     const ROTATIONS: usize = 20;
     let readiness = readiness_row(binary, env).await?;
+    let cold = cold_rotations(binary, env, async || {
+        let token = fresh_token();
+        start_rotation(sm, arn, &token, true).await?;
+        Ok((arn.to_owned(), token))
+    })
+    .await?;
     let mut function = FunctionProcess::start(binary, env).await?;
     let mut per_step: Vec<Vec<Duration>> = vec![Vec::new(); STEPS.len()];
     let mut full = Vec::new();
-    let mut cold = None;
     let (mut calls, mut chains) = (Vec::new(), Vec::new());
     for _ in 0..ROTATIONS {
         let token = fresh_token();
@@ -520,19 +558,13 @@ async fn repeated_rotations(
             let started = Instant::now();
             expect_ok(function.invoke(&rotation_event(step, arn, &token)).await?)?;
             per_step[i].push(started.elapsed());
-            cold.get_or_insert_with(|| function.started().elapsed());
         }
         full.push(rotation_started.elapsed());
         calls.push(network.calls().len());
         chains.push(network.chain());
     }
-    let mut rows = vec![
-        readiness,
-        timing_row(
-            "cold start: process start to first response (createSecret)",
-            &[cold.unwrap_or_default()],
-        ),
-    ];
+    let mut rows = vec![readiness];
+    rows.extend(cold.rows());
     for (step, times) in STEPS.iter().zip(&per_step) {
         rows.push(timing_row(&format!("warm {step}"), times));
     }
@@ -638,12 +670,6 @@ async fn readiness_row(binary: &Path, env: &[(String, String)]) -> Result<Row> {
         times.push(ready);
     }
     Ok(timing_row(READY, &times))
-}
-
-fn ready_after(function: &FunctionProcess) -> Result<Duration> {
-    function
-        .ready_after()
-        .ok_or_else(|| "the function never polled the Runtime API".into())
 }
 
 fn expect_ok(result: Invocation) -> Result<Value> {

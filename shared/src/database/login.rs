@@ -1,11 +1,13 @@
-//! PostgreSQL login rotation on the shared protocol, single user or alternating users.
+//! Rotation of a database login on the shared protocol, for every engine: the engine's SQL lives
+//! in its adapter behind [`Database`].
 //!
 //! - createSecret copies `AWSCURRENT`, replaces the password (and, alternating, switches the user
-//!   name `name` <-> `name_clone`).
+//!   name `name` <-> `name_clone`, within the engine's limit for user names).
 //! - setSecret, single user: log in with `AWSCURRENT` and change the password; if it does not
 //!   log in, the pending password may already work (an earlier attempt), else log in with
-//!   `AWSPREVIOUS` (reporting the first error if both fail) and change it. Alternating: prove the current user can log in, then as the master
-//!   user create or update the other user (see [`Database::prepare_alternate`]).
+//!   `AWSPREVIOUS` (reporting the first error if both fail) and change it. Alternating: prove the
+//!   current user can log in, then as the master user create or update the other user (see
+//!   [`Database::prepare_alternate`]).
 //! - testSecret logs in with the pending secret, retrying with backoff until the server accepts
 //!   it (bounded by `DB_READY_TIMEOUT`).
 //!
@@ -13,13 +15,80 @@
 //! `AWSPENDING`'s: the database changes only after the pending value is stored, and a retry
 //! finds the change already made.
 
-use crate::db::{Database, DbError, Login};
-use crate::secret::{alternate_user, DbSecret, SecretError};
-use shared::config::{ConfigError, Env};
-use shared::password::{PasswordError, PasswordPolicy};
-use shared::rotation::{RotationTarget, SecretStore, StoreError, VersionSelector, AWSCURRENT};
-use shared::secret::SecretText;
+use super::secret::{alternate_user, DbSecret, EngineFamily, SecretError};
+use crate::config::{ConfigError, Env};
+use crate::password::{PasswordError, PasswordPolicy};
+use crate::rotation::{RotationTarget, SecretStore, StoreError, VersionSelector, AWSCURRENT};
+use crate::secret::SecretText;
+use std::future::Future;
 use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("could not log in as {user} to {target}: {message}")]
+    Login {
+        user: String,
+        /// `host:port/dbname`.
+        target: String,
+        message: String,
+    },
+    #[error("{action} as {user} failed: {message}")]
+    Statement {
+        action: &'static str,
+        user: String,
+        message: String,
+    },
+    /// The account cannot be rotated as it is (for example, an authentication plugin without a
+    /// password); nothing was changed.
+    #[error("{0}")]
+    Unsupported(String),
+}
+
+/// One login: where, as whom, with which password.
+pub struct Login<'a> {
+    pub secret: &'a DbSecret,
+    /// The database to connect to (the managed user's, even for the master login).
+    pub dbname: Option<&'a str>,
+}
+
+impl<'a> Login<'a> {
+    pub fn of(secret: &'a DbSecret) -> Self {
+        Self {
+            secret,
+            dbname: secret.dbname.as_deref(),
+        }
+    }
+
+    pub fn failed(&self, message: String) -> DbError {
+        DbError::Login {
+            user: self.secret.username.clone(),
+            target: self.secret.target(self.dbname),
+            message,
+        }
+    }
+}
+
+/// What a rotation needs of a database server.
+pub trait Database: Send + Sync {
+    /// Logs in and runs a trivial query.
+    fn check_login(&self, login: &Login<'_>) -> impl Future<Output = Result<(), DbError>> + Send;
+    /// Logs in and sets the login's own password (single-user rotation).
+    fn set_own_password(
+        &self,
+        login: &Login<'_>,
+        password: &SecretText,
+    ) -> impl Future<Output = Result<(), DbError>> + Send;
+    /// As the master user: the pending user exists with the new password and, if it is the
+    /// clone, has exactly the original user's privileges (alternating-users rotation). How is
+    /// the engine's: see its adapter.
+    fn prepare_alternate(
+        &self,
+        master: &Login<'_>,
+        current_user: &str,
+        pending_user: &str,
+        password: &SecretText,
+    ) -> impl Future<Output = Result<(), DbError>> + Send;
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Strategy {
@@ -55,8 +124,17 @@ impl Settings {
     }
 }
 
+/// `DB_CONNECT_TIMEOUT` (5s): the whole login, TCP to authentication; `DB_STATEMENT_TIMEOUT`
+/// (30s): each statement, on the server and (with a few seconds' slack) on this side.
+pub fn timeouts(env: &Env) -> Result<(Duration, Duration), ConfigError> {
+    Ok((
+        Duration::from_secs(env.duration_or("DB_CONNECT_TIMEOUT", 5, 300)? as u64),
+        Duration::from_secs(env.duration_or("DB_STATEMENT_TIMEOUT", 30, 3600)? as u64),
+    ))
+}
+
 #[derive(Debug, thiserror::Error)]
-pub enum PostgresRotationError {
+pub enum DatabaseRotationError {
     #[error(transparent)]
     Secret(#[from] SecretError),
     #[error(transparent)]
@@ -84,21 +162,34 @@ pub enum PostgresRotationError {
     PendingRejected(DbError),
 }
 
-pub struct PostgresLogin<D, S> {
+/// The rotation target of a database login: the protocol's steps over [`Database`].
+pub struct DatabaseLogin<D, S> {
+    family: EngineFamily,
     database: D,
     secrets: S,
     policy: PasswordPolicy,
     settings: Settings,
 }
 
-impl<D: Database, S: SecretStore> PostgresLogin<D, S> {
-    pub fn new(database: D, secrets: S, policy: PasswordPolicy, settings: Settings) -> Self {
+impl<D: Database, S: SecretStore> DatabaseLogin<D, S> {
+    pub fn new(
+        family: EngineFamily,
+        database: D,
+        secrets: S,
+        policy: PasswordPolicy,
+        settings: Settings,
+    ) -> Self {
         Self {
+            family,
             database,
             secrets,
             policy,
             settings,
         }
+    }
+
+    fn parse(&self, value: &SecretText) -> Result<DbSecret, SecretError> {
+        DbSecret::parse(value, self.family)
     }
 
     fn alternating(&self, secret: &DbSecret) -> bool {
@@ -109,12 +200,12 @@ impl<D: Database, S: SecretStore> PostgresLogin<D, S> {
         }
     }
 
-    async fn master(&self, user_secret: &DbSecret) -> Result<DbSecret, PostgresRotationError> {
+    async fn master(&self, user_secret: &DbSecret) -> Result<DbSecret, DatabaseRotationError> {
         let arn = user_secret
             .master_arn
             .as_deref()
-            .ok_or(PostgresRotationError::NoMasterArn)?;
-        let unreadable = |reason: String| PostgresRotationError::MasterUnreadable {
+            .ok_or(DatabaseRotationError::NoMasterArn)?;
+        let unreadable = |reason: String| DatabaseRotationError::MasterUnreadable {
             arn: arn.to_owned(),
             reason,
         };
@@ -130,9 +221,11 @@ impl<D: Database, S: SecretStore> PostgresLogin<D, S> {
             .await
             .map_err(|e: StoreError| unreadable(e.to_string()))?
             .ok_or_else(|| unreadable("it has no AWSCURRENT value".into()))?;
-        DbSecret::parse(&value.text).map_err(|source| PostgresRotationError::MasterInvalid {
-            arn: arn.to_owned(),
-            source,
+        DbSecret::parse_master(&value.text, user_secret, self.family).map_err(|source| {
+            DatabaseRotationError::MasterInvalid {
+                arn: arn.to_owned(),
+                source,
+            }
         })
     }
 
@@ -141,7 +234,7 @@ impl<D: Database, S: SecretStore> PostgresLogin<D, S> {
         current: &DbSecret,
         pending: &DbSecret,
         previous: Option<&SecretText>,
-    ) -> Result<(), PostgresRotationError> {
+    ) -> Result<(), DatabaseRotationError> {
         // AWSCURRENT first: on a first attempt it is the login that works, so the change costs
         // one login and no failed one (which would also show in the server's log as a failed
         // authentication). Only when it does not log in may an earlier attempt have made the
@@ -154,24 +247,24 @@ impl<D: Database, S: SecretStore> PostgresLogin<D, S> {
             Ok(()) => return Ok(()),
             Err(error) => error,
         };
-        if let DbError::Statement { .. } = current_error {
+        if !matches!(current_error, DbError::Login { .. }) {
             // AWSCURRENT logged in; the change failed, or committed and its answer was lost.
             if self.database.check_login(&Login::of(pending)).await.is_ok() {
                 tracing::warn!(error = %current_error, "the password change reported an error, but the pending password works");
                 return Ok(());
             }
-            return Err(PostgresRotationError::PasswordChangeFailed(current_error));
+            return Err(DatabaseRotationError::PasswordChangeFailed(current_error));
         }
         if self.database.check_login(&Login::of(pending)).await.is_ok() {
             tracing::info!(error = %current_error, "AWSCURRENT no longer logs in and the pending password works: an earlier attempt made the change");
             return Ok(());
         }
         let previous = previous
-            .map(DbSecret::parse)
+            .map(|p| self.parse(p))
             .transpose()?
             .filter(|p| p.username == current.username && p.host == current.host);
         let Some(previous) = previous else {
-            return Err(PostgresRotationError::NoWorkingLogin {
+            return Err(DatabaseRotationError::NoWorkingLogin {
                 current: current_error,
                 previous: None,
             });
@@ -180,7 +273,7 @@ impl<D: Database, S: SecretStore> PostgresLogin<D, S> {
         self.database
             .set_own_password(&Login::of(&previous), &pending.password)
             .await
-            .map_err(|previous_error| PostgresRotationError::NoWorkingLogin {
+            .map_err(|previous_error| DatabaseRotationError::NoWorkingLogin {
                 current: current_error,
                 previous: Some(previous_error.to_string()),
             })
@@ -190,7 +283,7 @@ impl<D: Database, S: SecretStore> PostgresLogin<D, S> {
         &self,
         current: &DbSecret,
         pending: &DbSecret,
-    ) -> Result<(), PostgresRotationError> {
+    ) -> Result<(), DatabaseRotationError> {
         // Proof that this secret really holds a working login before acting as master for it;
         // the master secret's read goes out with it (a read, of no use if the proof fails).
         let current_login = Login::of(current);
@@ -198,16 +291,12 @@ impl<D: Database, S: SecretStore> PostgresLogin<D, S> {
             self.database.check_login(&current_login),
             self.master(current)
         );
-        proof.map_err(PostgresRotationError::CurrentUserCannotLogIn)?;
+        proof.map_err(DatabaseRotationError::CurrentUserCannotLogIn)?;
         let master = master?;
-        let master_login = Login {
-            secret: &master,
-            dbname: &current.dbname,
-        };
         Ok(self
             .database
             .prepare_alternate(
-                &master_login,
+                &Login::of(&master),
                 &current.username,
                 &pending.username,
                 &pending.password,
@@ -216,17 +305,17 @@ impl<D: Database, S: SecretStore> PostgresLogin<D, S> {
     }
 }
 
-impl<D: Database, S: SecretStore> RotationTarget for PostgresLogin<D, S> {
-    type Error = PostgresRotationError;
+impl<D: Database, S: SecretStore> RotationTarget for DatabaseLogin<D, S> {
+    type Error = DatabaseRotationError;
     const NEEDS_PREVIOUS: bool = true;
 
     async fn new_pending_value(
         &self,
         current: &SecretText,
-    ) -> Result<SecretText, PostgresRotationError> {
-        let current = DbSecret::parse(current)?;
+    ) -> Result<SecretText, DatabaseRotationError> {
+        let current = self.parse(current)?;
         let username = if self.alternating(&current) {
-            alternate_user(&current.username)?
+            alternate_user(&current.username, current.engine.name_limit())?
         } else {
             current.username.clone()
         };
@@ -238,8 +327,8 @@ impl<D: Database, S: SecretStore> RotationTarget for PostgresLogin<D, S> {
         current: &SecretText,
         pending: &SecretText,
         previous: Option<&SecretText>,
-    ) -> Result<(), PostgresRotationError> {
-        let (current, pending) = (DbSecret::parse(current)?, DbSecret::parse(pending)?);
+    ) -> Result<(), DatabaseRotationError> {
+        let (current, pending) = (self.parse(current)?, self.parse(pending)?);
         let alternating = self.alternating(&current);
         current.check_same_target(&pending, !alternating)?;
         if alternating {
@@ -253,10 +342,10 @@ impl<D: Database, S: SecretStore> RotationTarget for PostgresLogin<D, S> {
         &self,
         current: &SecretText,
         pending: &SecretText,
-    ) -> Result<(), PostgresRotationError> {
-        let (current, pending) = (DbSecret::parse(current)?, DbSecret::parse(pending)?);
+    ) -> Result<(), DatabaseRotationError> {
+        let (current, pending) = (self.parse(current)?, self.parse(pending)?);
         current.check_same_target(&pending, !self.alternating(&current))?;
-        let mut delays = shared::retry::backoff(self.settings.ready_timeout).into_iter();
+        let mut delays = crate::retry::backoff(self.settings.ready_timeout).into_iter();
         loop {
             match self.database.check_login(&Login::of(&pending)).await {
                 Ok(()) => return Ok(()),
@@ -265,7 +354,7 @@ impl<D: Database, S: SecretStore> RotationTarget for PostgresLogin<D, S> {
                         tracing::info!(%error, retry_in_ms = delay.as_millis() as u64, "pending login not accepted yet");
                         tokio::time::sleep(delay).await;
                     }
-                    None => return Err(PostgresRotationError::PendingRejected(error)),
+                    None => return Err(DatabaseRotationError::PendingRejected(error)),
                 },
             }
         }
@@ -277,11 +366,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn settings_choose_the_strategy_and_bound_the_wait() {
+    fn settings_choose_the_strategy_and_bound_the_waits() {
         let settings = Settings::from_env(&Env::default()).unwrap();
         assert_eq!(
             (settings.strategy, settings.ready_timeout),
             (Strategy::Auto, Duration::from_secs(30))
+        );
+        assert_eq!(
+            timeouts(&Env::default()).unwrap(),
+            (Duration::from_secs(5), Duration::from_secs(30))
         );
         let forced = Settings::from_env(&Env::from_pairs([
             ("ROTATION_STRATEGY", "alternating"),

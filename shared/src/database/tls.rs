@@ -1,0 +1,127 @@
+//! How database connections are secured: `DB_TLS` and `DB_CA_BUNDLE`, read and checked at
+//! start-up; the trusted roots (the system's and the bundle's) loaded at the first TLS
+//! connection, which createSecret and finishSecret never make.
+
+use super::secret::{DbSecret, SecretTls};
+use crate::config::{ConfigError, Env};
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::CertificateDer;
+use std::sync::OnceLock;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlsMode {
+    /// Verified TLS: the server's certificate must chain to a trusted root and name the host.
+    VerifyFull,
+    /// No TLS for any secret (`DB_TLS=disable`).
+    Disable,
+}
+
+pub struct TlsSettings {
+    pub mode: TlsMode,
+    /// The `DB_CA_BUNDLE` certificates, each accepted by rustls at start-up.
+    bundle: Vec<CertificateDer<'static>>,
+    /// The system's roots that rustls accepts, then the bundle: read once, at the first TLS
+    /// connection (a directory of PEM files costs milliseconds to read and parse).
+    roots: OnceLock<Vec<CertificateDer<'static>>>,
+}
+
+impl TlsSettings {
+    /// `DB_TLS` (`verify-full` or `disable`), `DB_CA_BUNDLE` (a PEM file of extra trusted CAs,
+    /// such as the RDS bundle; none by default).
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let mode = match env.string_or("DB_TLS", "verify-full").as_str() {
+            "verify-full" => TlsMode::VerifyFull,
+            "disable" => TlsMode::Disable,
+            other => {
+                return Err(ConfigError::Invalid {
+                    name: "DB_TLS",
+                    reason: format!("expected verify-full or disable, got {other:?}"),
+                })
+            }
+        };
+        // A bundle that cannot be read or holds a certificate rustls refuses is an error now,
+        // not at the first connection.
+        let mut bundle = Vec::new();
+        if let Some(path) = env.optional("DB_CA_BUNDLE") {
+            let invalid = |reason: String| ConfigError::Invalid {
+                name: "DB_CA_BUNDLE",
+                reason,
+            };
+            bundle = CertificateDer::pem_file_iter(path)
+                .map_err(|e| invalid(format!("cannot read {path}: {e}")))?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| invalid(format!("{path} is not a PEM certificate bundle: {e}")))?;
+            if bundle.is_empty() {
+                return Err(invalid(format!("{path} holds no certificate")));
+            }
+            let mut check = rustls::RootCertStore::empty();
+            for certificate in &bundle {
+                check
+                    .add(certificate.clone())
+                    .map_err(|e| invalid(format!("{path}: {e}")))?;
+            }
+        }
+        Ok(Self {
+            mode,
+            bundle,
+            roots: OnceLock::new(),
+        })
+    }
+
+    /// TLS is off only when the secret says `ssl: false` or the setting disables it; otherwise a
+    /// server without TLS, or with a certificate that does not verify, is refused.
+    pub fn plaintext(&self, secret: &DbSecret) -> bool {
+        secret.tls == SecretTls::Disabled || self.mode == TlsMode::Disable
+    }
+
+    /// Every trusted root, each one rustls accepts (system roots it refuses are skipped).
+    pub fn roots(&self) -> &[CertificateDer<'static>] {
+        self.roots.get_or_init(|| {
+            let mut roots: Vec<CertificateDer<'static>> = Vec::new();
+            let mut check = rustls::RootCertStore::empty();
+            for certificate in rustls_native_certs::load_native_certs().certs {
+                if check.add(certificate.clone()).is_ok() {
+                    roots.push(certificate);
+                }
+            }
+            roots.extend(self.bundle.iter().cloned());
+            roots
+        })
+    }
+
+    /// The roots as rustls's store.
+    pub fn root_store(&self) -> rustls::RootCertStore {
+        let mut store = rustls::RootCertStore::empty();
+        // Each was accepted once already, so none is refused now.
+        store.add_parsable_certificates(self.roots().iter().cloned());
+        store
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verified_tls_is_the_default_and_a_bad_bundle_is_refused_at_start_up() {
+        let settings = TlsSettings::from_env(&Env::default()).unwrap();
+        assert_eq!(settings.mode, TlsMode::VerifyFull);
+        assert!(
+            TlsSettings::from_env(&Env::from_pairs([("DB_TLS", "disable")]))
+                .is_ok_and(|s| s.mode == TlsMode::Disable)
+        );
+        for (name, value) in [
+            ("DB_TLS", "prefer"),
+            ("DB_CA_BUNDLE", "/nonexistent/bundle.pem"),
+            ("DB_CA_BUNDLE", "/dev/null"),
+        ] {
+            assert!(
+                matches!(
+                    TlsSettings::from_env(&Env::from_pairs([(name, value)])),
+                    Err(ConfigError::Invalid { name: n, .. }) if n == name
+                ),
+                "{name}={value}"
+            );
+        }
+    }
+}
