@@ -6,7 +6,7 @@ set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$root"
 bash infra/setup.sh
-functions=(${BENCH_FUNCTIONS:-generic-secret-rotation iam-user-key-rotation acm-certificate-expiry iam-access-key-rotator postgres-rotation kms-key-rotation})
+functions=(${BENCH_FUNCTIONS:-generic-secret-rotation iam-user-key-rotation acm-certificate-expiry iam-access-key-rotator postgres-rotation mysql-rotation kms-key-rotation})
 for function in "${functions[@]}"; do
   cargo lambda build --release --bin "$function" --output-format zip >&2
   cargo lambda build --release --bin "$function" >&2

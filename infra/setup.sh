@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything the demo, the tests and the template checks need: a Python virtualenv at
 # .venv with moto server, cfn-lint, SAM CLI, cargo-lambda and zig (pinned), and PostgreSQL's
-# server binaries from the distribution when they are missing.
+# and MariaDB server binaries from the distribution when they are missing.
 # Idempotent: does nothing when .venv already matches infra/requirements.txt.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -17,6 +17,18 @@ if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb 
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
   else
     echo "setup: PostgreSQL server binaries (initdb, postgres) are required: install your distribution's postgresql package" >&2
+    exit 1
+  fi
+fi
+
+# MariaDB's server and install tool for the MySQL/MariaDB rotation tests (Debian's packages; the
+# -core packages carry no service scripts, so nothing starts a server on install).
+if ! [ -x /usr/sbin/mariadbd ] || ! command -v mariadb-install-db >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "setup: installing MariaDB (Debian packages)" >&2
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends mariadb-server-core mariadb-client-core >/dev/null
+  else
+    echo "setup: MariaDB's server (mariadbd, mariadb-install-db) is required: install your distribution's mariadb-server-core and mariadb-client-core packages" >&2
     exit 1
   fi
 fi

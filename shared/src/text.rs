@@ -13,6 +13,19 @@ pub fn excerpt(input: &str, max_chars: usize) -> String {
 /// What the rest of the project quotes of one input value.
 pub const QUOTE_CHARS: usize = 120;
 
+/// An error with its causes, `outer: cause: root cause` (drivers put the TLS or authentication
+/// reason in the source).
+pub fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -369,6 +369,9 @@ pub struct TcpFaultProxy {
     pub port: u16,
 }
 
+/// What the TCP proxy calls each flight it forwards, in the call log.
+pub const DATABASE_CALL: &str = "database";
+
 impl TcpFaultProxy {
     pub async fn start(upstream: std::net::SocketAddr, faults: Faults) -> Result<Self> {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
@@ -436,7 +439,7 @@ async fn relay(client: TcpStream, server: TcpStream, faults: &Faults) {
             first = false;
             let unit: Vec<u8> = pending.drain(..length).collect();
             let received = Instant::now();
-            let fault = match faults.decide("postgres") {
+            let fault = match faults.decide(DATABASE_CALL) {
                 Decision::Inject(Fault::Fail) => break 'connection,
                 Decision::Inject(fault) => Some(fault),
                 Decision::Forward => None,
@@ -447,12 +450,12 @@ async fn relay(client: TcpStream, server: TcpStream, faults: &Faults) {
             }
             faults.record_span(received);
             let Some(fault) = fault else {
-                faults.after_forwarding("postgres").await;
+                faults.after_forwarding(DATABASE_CALL).await;
                 continue;
             };
             // Let the server act on what it received before the client side breaks.
             tokio::time::sleep(Duration::from_millis(100)).await;
-            faults.after_forwarding("postgres").await;
+            faults.after_forwarding(DATABASE_CALL).await;
             match fault {
                 Fault::Kill => faults.kill_victim(),
                 Fault::Silence => {

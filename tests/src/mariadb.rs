@@ -216,6 +216,14 @@ impl Endpoint {
         }
     }
 
+    /// Whether the login a database secret holds (`username`, `password`) works.
+    pub async fn accepts_secret(&self, secret: &serde_json::Value) -> bool {
+        match (secret["username"].as_str(), secret["password"].as_str()) {
+            (Some(user), Some(password)) => self.accepts(user, password).await,
+            _ => false,
+        }
+    }
+
     /// Runs `query` as `user`; `Ok(rows)` or the server's error text.
     pub async fn query(
         &self,

@@ -3,7 +3,10 @@
 //! with the same token until it converges. See `e2e::matrix` and `e2e::faults`.
 
 use e2e::binaries::function_binary;
-use e2e::faults::{through_proxy, Check, Fault, Faults, HttpFaultProxy, TcpFaultProxy, Trigger};
+use e2e::faults::{
+    through_proxy, Check, Fault, Faults, HttpFaultProxy, TcpFaultProxy, Trigger, DATABASE_CALL,
+};
+use e2e::mariadb::TestMariaDb;
 use e2e::matrix::{Matrix, Subject};
 use e2e::moto::{unique_name, Moto, REGION};
 use e2e::postgres::TestPostgres;
@@ -251,35 +254,104 @@ async fn iam_user_key_rotation_converges_after_every_fault() {
     assert_all_converged(&matrix.run().await.unwrap());
 }
 
-// ---- PostgreSQL ----
+// ---- PostgreSQL, MySQL and MariaDB ----
 
-struct PostgresSecret<'a> {
+/// What the matrix needs of a test database server.
+trait TestDatabase: Sync {
+    type Endpoint: Clone + Copy + Send + Sync + 'static;
+    const ENGINE: &'static str;
+    fn endpoint(&self) -> Self::Endpoint;
+    /// The settings that make the function trust the server's CA.
+    fn function_env(&self) -> Vec<(String, String)>;
+    fn create_login(
+        &self,
+        user: &str,
+        password: &str,
+    ) -> impl std::future::Future<Output = Result<()>> + Send;
+    /// The master login's secret, reaching the server on `port`.
+    fn master(port: u16) -> Value;
+    fn accepts_secret(
+        endpoint: Self::Endpoint,
+        secret: &Value,
+    ) -> impl std::future::Future<Output = bool> + Send;
+}
+
+impl TestDatabase for TestPostgres {
+    type Endpoint = e2e::postgres::Endpoint;
+    const ENGINE: &'static str = "postgres";
+    fn endpoint(&self) -> Self::Endpoint {
+        TestPostgres::endpoint(self)
+    }
+    fn function_env(&self) -> Vec<(String, String)> {
+        TestPostgres::function_env(self)
+    }
+    async fn create_login(&self, user: &str, password: &str) -> Result<()> {
+        self.superuser()
+            .await?
+            .batch_execute(&format!(
+                "CREATE ROLE \"{user}\" LOGIN PASSWORD '{password}'"
+            ))
+            .await?;
+        Ok(())
+    }
+    fn master(port: u16) -> Value {
+        json!({"engine": "postgres", "host": "127.0.0.1", "port": port, "username": e2e::postgres::SUPERUSER, "password": e2e::postgres::SUPERUSER_PASSWORD, "dbname": "postgres"})
+    }
+    async fn accepts_secret(endpoint: Self::Endpoint, secret: &Value) -> bool {
+        endpoint.accepts_secret(secret).await
+    }
+}
+
+impl TestDatabase for TestMariaDb {
+    type Endpoint = e2e::mariadb::Endpoint;
+    const ENGINE: &'static str = "mariadb";
+    fn endpoint(&self) -> Self::Endpoint {
+        TestMariaDb::endpoint(self)
+    }
+    fn function_env(&self) -> Vec<(String, String)> {
+        TestMariaDb::function_env(self)
+    }
+    async fn create_login(&self, user: &str, password: &str) -> Result<()> {
+        self.execute(&[&format!(
+            "CREATE USER '{user}'@'%' IDENTIFIED BY '{password}'"
+        )])
+        .await
+    }
+    /// As RDS manages it: a user name and a password, the rest from the user's secret.
+    fn master(_port: u16) -> Value {
+        json!({"username": e2e::mariadb::ADMIN, "password": e2e::mariadb::ADMIN_PASSWORD})
+    }
+    async fn accepts_secret(endpoint: Self::Endpoint, secret: &Value) -> bool {
+        endpoint.accepts_secret(secret).await
+    }
+}
+
+struct DatabaseSecret<'a, D> {
     sm: aws_sdk_secretsmanager::Client,
-    db: &'a TestPostgres,
+    db: &'a D,
     /// The port the function reaches the database on: the fault proxy's.
     proxy_port: u16,
     /// For alternating users: the master login's secret.
     master_arn: Option<String>,
 }
 
-impl Subject for PostgresSecret<'_> {
+impl<D: TestDatabase> Subject for DatabaseSecret<'_, D> {
     const CREDENTIAL_FIELD: &'static str = "password";
 
     async fn prepare(&self) -> Result<String> {
-        let user = unique_name("matrix_pg").replace('-', "_");
+        let user = unique_name("matrix_db").replace('-', "_");
+        // Within MySQL's 32 characters, the clone's suffix included.
+        let user = user[..user.len().min(24)].to_owned();
         let password = "Original-Passw0rd-123";
-        self.db
-            .superuser()
-            .await?
-            .batch_execute(&format!(
-                "CREATE ROLE \"{user}\" LOGIN PASSWORD '{password}'"
-            ))
-            .await?;
-        let mut value = json!({"engine": "postgres", "host": "127.0.0.1", "port": self.proxy_port, "username": user, "password": password, "dbname": "postgres"});
+        self.db.create_login(&user, password).await?;
+        let mut value = json!({"engine": D::ENGINE, "host": "127.0.0.1", "port": self.proxy_port, "username": user, "password": password, "dbname": "postgres"});
+        if D::ENGINE != "postgres" {
+            value.as_object_mut().map(|v| v.remove("dbname"));
+        }
         if let Some(master) = &self.master_arn {
             value["masterarn"] = json!(master);
         }
-        create_secret(&self.sm, "matrix-pg", &value).await
+        create_secret(&self.sm, "matrix-db", &value).await
     }
 
     /// The database accepts AWSCURRENT or AWSPENDING at every moment.
@@ -291,7 +363,7 @@ impl Subject for PostgresSecret<'_> {
             let (sm, arn) = (sm.clone(), arn.clone());
             Box::pin(async move {
                 let current = current_json(&sm, &arn).await?;
-                if db.accepts_secret(&current).await {
+                if D::accepts_secret(db, &current).await {
                     return Ok(());
                 }
                 let pending = match staged_value(&sm, &arn, "AWSPENDING").await {
@@ -299,7 +371,7 @@ impl Subject for PostgresSecret<'_> {
                     Err(_) => None,
                 };
                 match pending {
-                    Some(pending) if db.accepts_secret(&pending).await => Ok(()),
+                    Some(pending) if D::accepts_secret(db, &pending).await => Ok(()),
                     _ => Err("the database accepts neither AWSCURRENT nor AWSPENDING".into()),
                 }
             })
@@ -308,7 +380,7 @@ impl Subject for PostgresSecret<'_> {
 
     async fn converged(&self, arn: &str) -> std::result::Result<(), String> {
         let current = current_json(&self.sm, arn).await?;
-        if self.db.endpoint().accepts_secret(&current).await {
+        if D::accepts_secret(self.db.endpoint(), &current).await {
             Ok(())
         } else {
             Err("the database does not accept the new AWSCURRENT".into())
@@ -316,10 +388,14 @@ impl Subject for PostgresSecret<'_> {
     }
 }
 
-/// The PostgreSQL matrix, single user (with a silent network at each database call of
+/// A database function's matrix, single user (with a silent network at each database call of
 /// setSecret as well) or alternating users.
-async fn postgres_matrix(alternating: bool) {
-    let db = TestPostgres::start(true).expect("postgres");
+async fn database_matrix<D: TestDatabase>(
+    db: &D,
+    port: u16,
+    function: &'static str,
+    alternating: bool,
+) {
     let moto = Moto::shared().unwrap();
     let mut settings = db.function_env();
     settings.extend([
@@ -335,36 +411,34 @@ async fn postgres_matrix(alternating: bool) {
     let sm = aws_sdk_secretsmanager::Client::new(&environment.sdk);
     let faults = Faults::default();
     let database_proxy = TcpFaultProxy::start(
-        std::net::SocketAddr::from(([127, 0, 0, 1], db.port)),
+        std::net::SocketAddr::from(([127, 0, 0, 1], port)),
         faults.clone(),
     )
     .await
     .unwrap();
     let master_arn = match alternating {
-        true => {
-            let master = json!({"engine": "postgres", "host": "127.0.0.1", "port": database_proxy.port, "username": e2e::postgres::SUPERUSER, "password": e2e::postgres::SUPERUSER_PASSWORD, "dbname": "postgres"});
-            Some(
-                create_secret(&sm, "matrix-pg-master", &master)
-                    .await
-                    .unwrap(),
-            )
-        }
+        true => Some(
+            create_secret(&sm, "matrix-db-master", &D::master(database_proxy.port))
+                .await
+                .unwrap(),
+        ),
         false => None,
     };
+    let name = if alternating {
+        format!("{function} (alternating users)")
+    } else {
+        function.to_owned()
+    };
     let matrix = Matrix {
-        function: if alternating {
-            "postgres-rotation (alternating users)"
-        } else {
-            "postgres-rotation"
-        },
-        binary: function_binary("postgres-rotation").unwrap(),
+        function: &name,
+        binary: function_binary(function).unwrap(),
         env: behind_proxy(moto, &environment, &faults).await,
         faults,
         sm: sm.clone(),
         inbox: &environment.inbox,
-        subject: PostgresSecret {
+        subject: DatabaseSecret {
             sm,
-            db: &db,
+            db,
             proxy_port: database_proxy.port,
             master_arn,
         },
@@ -380,16 +454,39 @@ async fn postgres_matrix(alternating: bool) {
     // converges.
     let set_secret = report.step_starts[1]..report.step_starts[2];
     let silences: Vec<(usize, Fault)> = set_secret
-        .filter(|&i| report.calls[i] == "postgres")
+        .filter(|&i| report.calls[i] == DATABASE_CALL)
         .map(|i| (i, Fault::Silence))
         .collect();
     assert!(!silences.is_empty(), "setSecret made no database call");
     let silent = matrix.faulted(&report.calls, &silences).await;
     println!(
-        "fault matrix postgres-rotation, silent network in setSecret: {} of {} cases converged",
+        "fault matrix {function}, silent network in setSecret: {} of {} cases converged",
         silent.converged, silent.cases
     );
     assert_all_converged(&silent);
+}
+
+async fn postgres_matrix(alternating: bool) {
+    let db = TestPostgres::start(true).expect("postgres");
+    database_matrix(&db, db.port, "postgres-rotation", alternating).await;
+}
+
+async fn mysql_matrix(alternating: bool) {
+    let db = TestMariaDb::start(true).expect("mariadb");
+    db.admin()
+        .await
+        .expect("the server accepts its administrator");
+    database_matrix(&db, db.port, "mysql-rotation", alternating).await;
+}
+
+#[tokio::test]
+async fn mysql_rotation_converges_after_every_fault() {
+    mysql_matrix(false).await;
+}
+
+#[tokio::test]
+async fn mysql_alternating_users_rotation_converges_after_every_fault() {
+    mysql_matrix(true).await;
 }
 
 #[tokio::test]

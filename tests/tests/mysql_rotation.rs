@@ -485,7 +485,7 @@ async fn mysql_rotates_when_a_server_is_given() {
     .await
     .unwrap();
     let moto = Moto::shared().unwrap();
-    let ssl = std::env::var("MYSQL_TEST_SSL").map_or(false, |v| v == "true");
+    let ssl = std::env::var("MYSQL_TEST_SSL").is_ok_and(|v| v == "true");
     let mut env = vec![];
     if let Ok(bundle) = std::env::var("MYSQL_TEST_CA_BUNDLE") {
         env.push(("DB_CA_BUNDLE", bundle));

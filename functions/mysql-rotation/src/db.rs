@@ -10,6 +10,7 @@ use shared::database::login::{timeouts, Database, DbError, Login};
 use shared::database::secret::base_user;
 use shared::database::tls::TlsSettings;
 use shared::secret::SecretText;
+use shared::text::with_causes;
 use std::time::Duration;
 
 /// MySQL 8.0.13 and later: "Current password needs to be specified in the REPLACE clause".
@@ -36,18 +37,6 @@ impl MySqlSettings {
 
 pub struct MySql {
     settings: MySqlSettings,
-}
-
-/// The error with its causes.
-fn error_text(error: &mysql_async::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 fn server_code(error: &mysql_async::Error) -> Option<u16> {
@@ -107,7 +96,7 @@ impl MySql {
         let limit = self.settings.connect_timeout;
         let conn = match tokio::time::timeout(limit, Conn::new(options)).await {
             Ok(Ok(conn)) => conn,
-            Ok(Err(error)) => return Err(login.failed(error_text(&error))),
+            Ok(Err(error)) => return Err(login.failed(with_causes(&error))),
             Err(_) => {
                 return Err(login.failed(format!(
                     "no answer within {}s (DB_CONNECT_TIMEOUT) while connecting, setting up TLS or authenticating",
@@ -136,7 +125,7 @@ impl Session {
             Ok(result) => result.map_err(|e| DbError::Statement {
                 action,
                 user: self.user.clone(),
-                message: error_text(&e),
+                message: with_causes(&e),
             }),
             Err(_) => Err(DbError::Statement {
                 action,

@@ -7,6 +7,7 @@ use shared::database::login::{timeouts, Database, DbError, Login};
 use shared::database::secret::base_user;
 use shared::database::tls::TlsSettings;
 use shared::secret::SecretText;
+use shared::text::with_causes;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -86,7 +87,7 @@ impl Postgres {
                 "-c statement_timeout={}",
                 self.settings.statement_timeout.as_millis()
             ));
-        let failed = |e: tokio_postgres::Error| login.failed(error_text(&e));
+        let failed = |e: tokio_postgres::Error| login.failed(with_causes(&e));
         // The whole login (TCP, TLS, startup, authentication) is bounded: a server that accepts
         // the connection and never answers must not hold the function until Lambda kills it.
         let connecting = async {
@@ -127,7 +128,7 @@ impl Postgres {
             Ok(result) => result.map_err(|e| DbError::Statement {
                 action,
                 user: user.to_owned(),
-                message: error_text(&e),
+                message: with_causes(&e),
             }),
             Err(_) => Err(DbError::Statement {
                 action,
@@ -172,18 +173,6 @@ impl Session {
 /// How much longer than the server's own `statement_timeout` the function waits for an answer
 /// before it gives up on the connection.
 const STATEMENT_SLACK: Duration = Duration::from_secs(5);
-
-/// The error with its causes (the TLS or authentication reason is usually in the source).
-fn error_text(error: &tokio_postgres::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
 
 impl Postgres {
     /// The alternating-users change, in one transaction on the master's connection.

@@ -48,6 +48,7 @@ async fn main() -> Result<()> {
             "acm-certificate-expiry" => scan_rows(sdk, &binary, &env).await?,
             "iam-access-key-rotator" => sweep_rows(sdk, &binary, &env).await?,
             "postgres-rotation" => postgres_rows(sdk, &binary, &env, &network).await?,
+            "mysql-rotation" => mysql_rows(sdk, &binary, &env, &network).await?,
             "iam-user-key-rotation" => user_key_rows(sdk, &binary, &env, &network).await?,
             "kms-key-rotation" => kms_rows(sdk, &binary, &env).await?,
             other => return Err(format!("no benchmark for {other}").into()),
@@ -521,6 +522,45 @@ async fn postgres_rows(
         network,
         "warm full rotation (4 steps, TLS logins)",
         "AWS calls, and database flights: the SSLRequest and each TLS record",
+    )
+    .await
+}
+
+/// Full single-user rotations of one MariaDB login over verified TLS, as for PostgreSQL.
+async fn mysql_rows(
+    sdk: &aws_config::SdkConfig,
+    binary: &Path,
+    env: &[(String, String)],
+    network: &Faults,
+) -> Result<Vec<Row>> {
+    let db = e2e::mariadb::TestMariaDb::start(true)?;
+    db.execute(&["CREATE USER 'bench'@'%' IDENTIFIED BY 'bench-initial-1'"])
+        .await?;
+    let sm = aws_sdk_secretsmanager::Client::new(sdk);
+    let database = TcpFaultProxy::start(
+        std::net::SocketAddr::from(([127, 0, 0, 1], db.port)),
+        network.clone(),
+    )
+    .await?;
+    let value = json!({"engine": "mariadb", "host": "127.0.0.1", "port": database.port, "username": "bench", "password": "bench-initial-1"});
+    let arn = sm
+        .create_secret()
+        .name(unique_name("bench-mysql"))
+        .secret_string(value.to_string())
+        .send()
+        .await?
+        .arn
+        .ok_or("no ARN")?;
+    let mut env = env.to_vec();
+    env.extend(db.function_env());
+    repeated_rotations(
+        binary,
+        &env,
+        &sm,
+        &arn,
+        network,
+        "warm full rotation (4 steps, TLS logins)",
+        "AWS calls, and database flights: each TLS record",
     )
     .await
 }
