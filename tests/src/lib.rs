@@ -3,6 +3,7 @@
 
 pub mod binaries;
 pub mod certificates;
+pub mod database;
 pub mod faults;
 pub mod iam;
 pub mod inbox;

@@ -3,6 +3,7 @@
 //! with the same token until it converges. See `e2e::matrix` and `e2e::faults`.
 
 use e2e::binaries::function_binary;
+use e2e::database::TestDatabase;
 use e2e::faults::{
     through_proxy, Check, Fault, Faults, HttpFaultProxy, TcpFaultProxy, Trigger, DATABASE_CALL,
 };
@@ -256,76 +257,6 @@ async fn iam_user_key_rotation_converges_after_every_fault() {
 
 // ---- PostgreSQL, MySQL and MariaDB ----
 
-/// What the matrix needs of a test database server.
-trait TestDatabase: Sync {
-    type Endpoint: Clone + Copy + Send + Sync + 'static;
-    const ENGINE: &'static str;
-    fn endpoint(&self) -> Self::Endpoint;
-    /// The settings that make the function trust the server's CA.
-    fn function_env(&self) -> Vec<(String, String)>;
-    fn create_login(
-        &self,
-        user: &str,
-        password: &str,
-    ) -> impl std::future::Future<Output = Result<()>> + Send;
-    /// The master login's secret, reaching the server on `port`.
-    fn master(port: u16) -> Value;
-    fn accepts_secret(
-        endpoint: Self::Endpoint,
-        secret: &Value,
-    ) -> impl std::future::Future<Output = bool> + Send;
-}
-
-impl TestDatabase for TestPostgres {
-    type Endpoint = e2e::postgres::Endpoint;
-    const ENGINE: &'static str = "postgres";
-    fn endpoint(&self) -> Self::Endpoint {
-        TestPostgres::endpoint(self)
-    }
-    fn function_env(&self) -> Vec<(String, String)> {
-        TestPostgres::function_env(self)
-    }
-    async fn create_login(&self, user: &str, password: &str) -> Result<()> {
-        self.superuser()
-            .await?
-            .batch_execute(&format!(
-                "CREATE ROLE \"{user}\" LOGIN PASSWORD '{password}'"
-            ))
-            .await?;
-        Ok(())
-    }
-    fn master(port: u16) -> Value {
-        json!({"engine": "postgres", "host": "127.0.0.1", "port": port, "username": e2e::postgres::SUPERUSER, "password": e2e::postgres::SUPERUSER_PASSWORD, "dbname": "postgres"})
-    }
-    async fn accepts_secret(endpoint: Self::Endpoint, secret: &Value) -> bool {
-        endpoint.accepts_secret(secret).await
-    }
-}
-
-impl TestDatabase for TestMariaDb {
-    type Endpoint = e2e::mariadb::Endpoint;
-    const ENGINE: &'static str = "mariadb";
-    fn endpoint(&self) -> Self::Endpoint {
-        TestMariaDb::endpoint(self)
-    }
-    fn function_env(&self) -> Vec<(String, String)> {
-        TestMariaDb::function_env(self)
-    }
-    async fn create_login(&self, user: &str, password: &str) -> Result<()> {
-        self.execute(&[&format!(
-            "CREATE USER '{user}'@'%' IDENTIFIED BY '{password}'"
-        )])
-        .await
-    }
-    /// As RDS manages it: a user name and a password, the rest from the user's secret.
-    fn master(_port: u16) -> Value {
-        json!({"username": e2e::mariadb::ADMIN, "password": e2e::mariadb::ADMIN_PASSWORD})
-    }
-    async fn accepts_secret(endpoint: Self::Endpoint, secret: &Value) -> bool {
-        endpoint.accepts_secret(secret).await
-    }
-}
-
 struct DatabaseSecret<'a, D> {
     sm: aws_sdk_secretsmanager::Client,
     db: &'a D,
@@ -344,10 +275,7 @@ impl<D: TestDatabase> Subject for DatabaseSecret<'_, D> {
         let user = user[..user.len().min(24)].to_owned();
         let password = "Original-Passw0rd-123";
         self.db.create_login(&user, password).await?;
-        let mut value = json!({"engine": D::ENGINE, "host": "127.0.0.1", "port": self.proxy_port, "username": user, "password": password, "dbname": "postgres"});
-        if D::ENGINE != "postgres" {
-            value.as_object_mut().map(|v| v.remove("dbname"));
-        }
+        let mut value = D::secret(&user, password, self.proxy_port);
         if let Some(master) = &self.master_arn {
             value["masterarn"] = json!(master);
         }
@@ -390,12 +318,8 @@ impl<D: TestDatabase> Subject for DatabaseSecret<'_, D> {
 
 /// A database function's matrix, single user (with a silent network at each database call of
 /// setSecret as well) or alternating users.
-async fn database_matrix<D: TestDatabase>(
-    db: &D,
-    port: u16,
-    function: &'static str,
-    alternating: bool,
-) {
+async fn database_matrix<D: TestDatabase>(db: &D, alternating: bool) {
+    let (port, function) = (db.port(), D::FUNCTION);
     let moto = Moto::shared().unwrap();
     let mut settings = db.function_env();
     settings.extend([
@@ -468,7 +392,7 @@ async fn database_matrix<D: TestDatabase>(
 
 async fn postgres_matrix(alternating: bool) {
     let db = TestPostgres::start(true).expect("postgres");
-    database_matrix(&db, db.port, "postgres-rotation", alternating).await;
+    database_matrix(&db, alternating).await;
 }
 
 async fn mysql_matrix(alternating: bool) {
@@ -476,7 +400,7 @@ async fn mysql_matrix(alternating: bool) {
     db.admin()
         .await
         .expect("the server accepts its administrator");
-    database_matrix(&db, db.port, "mysql-rotation", alternating).await;
+    database_matrix(&db, alternating).await;
 }
 
 #[tokio::test]

@@ -151,7 +151,9 @@ async fn alternating_users_share_their_objects_and_the_old_user_keeps_working() 
         .batch_execute("GRANT CREATE ON SCHEMA public TO shop")
         .await
         .unwrap();
-    let master = s.secret_value(SUPERUSER, SUPERUSER_PASSWORD);
+    // The master secret as RDS manages it (`ManageMasterUserPassword`): only a user name and a
+    // password; the rest comes from the user's secret.
+    let master = json!({"username": SUPERUSER, "password": SUPERUSER_PASSWORD});
     let master_arn = s.store(&master).await;
     let mut user = s.secret_value("shop", "shop-Passw0rd");
     user["masterarn"] = json!(master_arn);

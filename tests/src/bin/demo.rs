@@ -2,10 +2,11 @@
 //! binary over the Lambda Runtime API, shows versions and stages before and after (values
 //! masked), then forces a failure and shows the alert that was published. Then imports
 //! certificates with different expiry dates and shows the alerts the daily scan sends, takes IAM
-//! access keys through their lifecycle, rotates PostgreSQL logins, and scans KMS keys (enforcing
+//! access keys through their lifecycle, rotates PostgreSQL and MariaDB logins, and scans KMS keys (enforcing
 //! rotation, warning of a key deleted while in use) and rotates a signing key by its alias.
 
 use e2e::certificates::{import, now, self_signed, Key, DAY};
+use e2e::database::TestDatabase;
 use e2e::moto::{Moto, REGION};
 use e2e::rotation::{fresh_token, rotation_event, snapshot, start_rotation, SecretSnapshot, STEPS};
 use e2e::runtime::Invocation;
@@ -16,7 +17,6 @@ use std::time::Instant;
 const FUNCTION: &str = "generic-secret-rotation";
 const CERTIFICATE_FUNCTION: &str = "acm-certificate-expiry";
 const KEY_ROTATOR: &str = "iam-access-key-rotator";
-const POSTGRES_ROTATION: &str = "postgres-rotation";
 const KMS_KEY_ROTATION: &str = "kms-key-rotation";
 
 #[tokio::main]
@@ -28,7 +28,11 @@ async fn main() -> Result<()> {
     let (rotated, rotation_alerts) = rotation_demo(&moto, &environment).await?;
     let certificate_alerts = certificate_demo(&environment).await?;
     let key_alerts = key_rotator_demo(&environment).await?;
-    let logins = postgres_demo(&environment).await?;
+    let postgres = e2e::postgres::TestPostgres::start(true)?;
+    let mut logins = database_demo(&environment, "PostgreSQL", &postgres).await?;
+    let mariadb = e2e::mariadb::TestMariaDb::start(true)?;
+    mariadb.admin().await?;
+    logins += database_demo(&environment, "MariaDB (mysql-rotation)", &mariadb).await?;
     let (kms_keys_changed, kms_alerts) = kms_demo(&environment).await?;
     println!(
         "\nSummary: rotated {} secrets ({}), {logins} database logins and {kms_keys_changed} KMS key(s); {} rotation alert(s), {} certificate alert(s), {} access key alert(s) and {kms_alerts} KMS key alert(s) sent.",
@@ -265,39 +269,52 @@ async fn key_rotator_demo(environment: &TestEnvironment) -> Result<usize> {
 
 /// A local PostgreSQL with TLS beside moto: one login rotated as a single user, one with
 /// alternating users, and a client logging in before and after.
-async fn postgres_demo(environment: &TestEnvironment) -> Result<usize> {
-    use e2e::postgres::{TestPostgres, SUPERUSER, SUPERUSER_PASSWORD};
-    println!("\n== PostgreSQL: a local server with TLS (certificate from a CA made for the demo)");
-    let db = TestPostgres::start(true)?;
-    let admin = db.superuser().await?;
-    admin.batch_execute("CREATE ROLE billing LOGIN PASSWORD 'billing-initial-1'; CREATE ROLE reporting LOGIN PASSWORD 'reporting-initial-1'").await?;
+/// Two logins of a local server with TLS (certificate from a CA made for the demo), one rotated
+/// as a single user and one with alternating users, each through the engine's function.
+async fn database_demo<D: TestDatabase>(
+    environment: &TestEnvironment,
+    engine: &str,
+    db: &D,
+) -> Result<usize> {
+    println!("\n== {engine}: a local server with TLS (certificate from a CA made for the demo)");
+    db.create_login("billing", "billing-initial-1").await?;
+    db.create_login("reporting", "reporting-initial-1").await?;
     let sm = aws_sdk_secretsmanager::Client::new(&environment.sdk);
-    let secret = |user: &str, password: &str| json!({"engine": "postgres", "host": "127.0.0.1", "port": db.port, "username": user, "password": password, "dbname": "postgres"});
+    let prefix = D::FUNCTION.trim_end_matches("-rotation");
     let master_arn = sm
         .create_secret()
-        .name("demo/db-master")
-        .secret_string(secret(SUPERUSER, SUPERUSER_PASSWORD).to_string())
+        .name(format!("demo/{prefix}-master"))
+        .secret_string(D::master(db.port()).to_string())
         .send()
         .await?
         .arn
         .ok_or("no ARN")?;
-    let mut reporting = secret("reporting", "reporting-initial-1");
+    let mut reporting = D::secret("reporting", "reporting-initial-1", db.port());
     reporting["masterarn"] = json!(master_arn);
     let mut env = environment.env.clone();
     env.extend(db.function_env());
-    let mut function = e2e::runtime::FunctionProcess::start(
-        &e2e::binaries::function_binary(POSTGRES_ROTATION)?,
-        &env,
-    )
-    .await?;
+    let mut function =
+        e2e::runtime::FunctionProcess::start(&e2e::binaries::function_binary(D::FUNCTION)?, &env)
+            .await?;
+    let accepts = async |user: &str, password: &str| {
+        D::accepts_secret(
+            db.endpoint(),
+            &json!({"username": user, "password": password}),
+        )
+        .await
+    };
     let mut rotated = 0;
     for (name, value, strategy) in [
         (
-            "demo/db-billing",
-            secret("billing", "billing-initial-1"),
+            format!("demo/{prefix}-billing"),
+            D::secret("billing", "billing-initial-1", db.port()),
             "single user",
         ),
-        ("demo/db-reporting", reporting, "alternating users"),
+        (
+            format!("demo/{prefix}-reporting"),
+            reporting,
+            "alternating users",
+        ),
     ] {
         let (user, old_password) = (
             value["username"].as_str().unwrap_or_default().to_owned(),
@@ -305,7 +322,7 @@ async fn postgres_demo(environment: &TestEnvironment) -> Result<usize> {
         );
         let arn = sm
             .create_secret()
-            .name(name)
+            .name(&name)
             .secret_string(value.to_string())
             .send()
             .await?
@@ -313,7 +330,7 @@ async fn postgres_demo(environment: &TestEnvironment) -> Result<usize> {
             .ok_or("no ARN")?;
         println!(
             "  {name} ({strategy}): before, {user} logs in: {}",
-            db.accepts(&user, &old_password).await
+            accepts(&user, &old_password).await
         );
         let token = fresh_token();
         start_rotation(&sm, &arn, &token, true).await?;
@@ -340,11 +357,11 @@ async fn postgres_demo(environment: &TestEnvironment) -> Result<usize> {
         );
         println!(
             "    after: {new_user} logs in with AWSCURRENT: {}",
-            db.accepts(new_user, new_password).await
+            accepts(new_user, new_password).await
         );
         println!(
             "    after: {user} logs in with the old password: {}",
-            db.accepts(&user, &old_password).await
+            accepts(&user, &old_password).await
         );
         rotated += 1;
     }
