@@ -5,7 +5,7 @@
 use crate::events::{event_alert, is_key_id, Event, EventError};
 use crate::notices::{
     alias_rotated_alert, digest_alert, enforced_counts, enforcement_period, key_alert,
-    listed_in_digest, AliasRotated, DigestInput, Enforced, KeyTally,
+    listed_in_digest, AliasRotated, DigestInput, Enforced, KeyTally, ListedKey,
 };
 use futures_util::stream::{self, StreamExt};
 use lambda_runtime::{Diagnostic, LambdaEvent};
@@ -18,8 +18,7 @@ use shared::fields::quoted;
 use shared::kms::aws::{Alias, KeyService, KmsError, NewKey, OnDemandStart};
 use shared::kms::policy::{
     assess, check_manual, check_on_demand, choose_successor, plan_on_demand, reads_for,
-    recent_manual_rotation, successor_tags, Assessment, ManualRefusal, OnDemandPlan,
-    OnDemandRefusal, Policy,
+    recent_manual_rotation, successor_tags, ManualRefusal, OnDemandPlan, OnDemandRefusal, Policy,
 };
 use shared::kms::{KeyMetadata, KeyView, SUPERSEDED_BY_TAG};
 use std::collections::{BTreeMap, BTreeSet};
@@ -403,7 +402,7 @@ impl<K: KeyService, A: AlertSink> KeyRotation<K, A> {
         })
         .buffer_unordered(self.settings.concurrency);
         let mut tally = KeyTally::default();
-        let mut listed: Vec<(KeyView, Assessment)> = Vec::new();
+        let mut listed: Vec<ListedKey> = Vec::new();
         while let Some(read) = reads.next().await {
             let view = match read {
                 Read::Found(view) => view,
@@ -430,7 +429,7 @@ impl<K: KeyService, A: AlertSink> KeyRotation<K, A> {
                 "key evidence"
             );
             if listed_in_digest(&assessment) {
-                listed.push((*view, assessment));
+                listed.push(Box::new((*view, assessment)));
             }
         }
         drop(reads);
@@ -444,7 +443,7 @@ impl<K: KeyService, A: AlertSink> KeyRotation<K, A> {
         report.enforcement = enforced_counts(&enforced);
 
         let mut alerts: Vec<Alert> = Vec::new();
-        for (view, assessment) in &listed {
+        for (view, assessment) in listed.iter().map(|key| &**key) {
             for finding in &assessment.findings {
                 *report.findings.entry(finding.kind()).or_default() += 1;
                 if finding.alerts_today() {
@@ -489,10 +488,10 @@ impl<K: KeyService, A: AlertSink> KeyRotation<K, A> {
         Ok(report)
     }
 
-    async fn enforce(&self, assessed: &[(KeyView, Assessment)]) -> BTreeMap<String, Enforced> {
+    async fn enforce(&self, listed: &[ListedKey]) -> BTreeMap<String, Enforced> {
         let mut enforced = BTreeMap::new();
         let mut changes = 0;
-        for (view, assessment) in assessed {
+        for (view, assessment) in listed.iter().map(|key| &**key) {
             let Some(enforcement) = assessment.enforcement else {
                 continue;
             };

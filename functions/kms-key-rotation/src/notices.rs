@@ -178,9 +178,13 @@ pub fn listed_in_digest(assessment: &Assessment) -> bool {
         || assessment.enforcement.is_some()
 }
 
+/// A key the digest lists. Boxed: a scan may keep hundreds, and a vector of the pair itself
+/// (a large value) would hold up to twice their size in spare capacity as it grows.
+pub type ListedKey = Box<(KeyView, Assessment)>;
+
 pub struct DigestInput<'a> {
     /// The keys [`listed_in_digest`] keeps (more are ignored where they have nothing to list).
-    pub listed: &'a [(KeyView, Assessment)],
+    pub listed: &'a [ListedKey],
     pub tally: KeyTally,
     pub enforced: &'a BTreeMap<String, Enforced>,
     pub counts: &'a BTreeMap<&'static str, usize>,
@@ -195,6 +199,7 @@ pub fn digest_alert(input: &DigestInput<'_>, source: &str, now: i64) -> Alert {
     let mut with_findings: Vec<&(KeyView, Assessment)> = input
         .listed
         .iter()
+        .map(|key| &**key)
         .filter(|(_, a)| !a.findings.is_empty())
         .collect();
     with_findings.sort_by_key(|(v, a)| (std::cmp::Reverse(a.severity()), v.key.id.clone()));
@@ -247,6 +252,7 @@ pub fn digest_alert(input: &DigestInput<'_>, source: &str, now: i64) -> Alert {
     let exempt: Vec<String> = input
         .listed
         .iter()
+        .map(|key| &**key)
         .filter(|(_, a)| a.exemption.is_some())
         .map(|(v, a)| {
             format!(
@@ -424,9 +430,10 @@ mod tests {
         for (_, assessment) in keys {
             tally.add(assessment);
         }
+        let listed: Vec<ListedKey> = keys.iter().cloned().map(Box::new).collect();
         digest_alert(
             &DigestInput {
-                listed: keys,
+                listed: &listed,
                 tally,
                 enforced,
                 counts: &counts,
