@@ -3,13 +3,14 @@
 //! Usage: bench <function-name> <bootstrap binary> <bootstrap.zip> (infra/bench.sh passes them).
 
 use e2e::certificates::{import, now, self_signed, Key, DAY};
+use e2e::database::TestDatabase;
 use e2e::faults::{through_proxy, Faults, HttpFaultProxy, TcpFaultProxy};
 use e2e::moto::{unique_name, Moto, REGION};
 use e2e::rotation::{fresh_token, rotation_event, start_rotation, STEPS};
 use e2e::runtime::{FunctionProcess, Invocation};
 use e2e::{Result, TestEnvironment};
 use futures_util::stream::{self, StreamExt, TryStreamExt};
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -47,8 +48,17 @@ async fn main() -> Result<()> {
             "generic-secret-rotation" => rotation_rows(sdk, &binary, &env, &network).await?,
             "acm-certificate-expiry" => scan_rows(sdk, &binary, &env).await?,
             "iam-access-key-rotator" => sweep_rows(sdk, &binary, &env).await?,
-            "postgres-rotation" => postgres_rows(sdk, &binary, &env, &network).await?,
-            "mysql-rotation" => mysql_rows(sdk, &binary, &env, &network).await?,
+            "postgres-rotation" => {
+                let db = e2e::postgres::TestPostgres::start(true)?;
+                let flights = "the SSLRequest and each TLS record";
+                database_rows(db, sdk, &binary, &env, &network, flights).await?
+            }
+            "mysql-rotation" => {
+                let db = e2e::mariadb::TestMariaDb::start(true)?;
+                db.admin().await?;
+                let flights = "each TLS record";
+                database_rows(db, sdk, &binary, &env, &network, flights).await?
+            }
             "iam-user-key-rotation" => user_key_rows(sdk, &binary, &env, &network).await?,
             "kms-key-rotation" => kms_rows(sdk, &binary, &env).await?,
             other => return Err(format!("no benchmark for {other}").into()),
@@ -484,26 +494,25 @@ async fn user_key_rows(
     .await
 }
 
-/// Full single-user rotations of one PostgreSQL login over verified TLS, on one warm process.
-async fn postgres_rows(
+/// Full single-user rotations of one database login over verified TLS (PostgreSQL, or MariaDB
+/// for `mysql-rotation`), cold and on one warm process.
+async fn database_rows<D: TestDatabase>(
+    db: D,
     sdk: &aws_config::SdkConfig,
     binary: &Path,
     env: &[(String, String)],
     network: &Faults,
+    flights: &str,
 ) -> Result<Vec<Row>> {
-    let db = e2e::postgres::TestPostgres::start(true)?;
-    db.superuser()
-        .await?
-        .batch_execute("CREATE ROLE bench LOGIN PASSWORD 'bench-initial-1'")
-        .await?;
+    db.create_login("bench", "bench-initial-1").await?;
     let sm = aws_sdk_secretsmanager::Client::new(sdk);
     // The database's traffic crosses the latency proxy too: the secret names the proxy's port.
     let database = TcpFaultProxy::start(
-        std::net::SocketAddr::from(([127, 0, 0, 1], db.port)),
+        std::net::SocketAddr::from(([127, 0, 0, 1], db.port())),
         network.clone(),
     )
     .await?;
-    let value = json!({"engine": "postgres", "host": "127.0.0.1", "port": database.port, "username": "bench", "password": "bench-initial-1", "dbname": "postgres"});
+    let value = D::secret("bench", "bench-initial-1", database.port);
     let arn = sm
         .create_secret()
         .name(unique_name("bench-db"))
@@ -521,46 +530,7 @@ async fn postgres_rows(
         &arn,
         network,
         "warm full rotation (4 steps, TLS logins)",
-        "AWS calls, and database flights: the SSLRequest and each TLS record",
-    )
-    .await
-}
-
-/// Full single-user rotations of one MariaDB login over verified TLS, as for PostgreSQL.
-async fn mysql_rows(
-    sdk: &aws_config::SdkConfig,
-    binary: &Path,
-    env: &[(String, String)],
-    network: &Faults,
-) -> Result<Vec<Row>> {
-    let db = e2e::mariadb::TestMariaDb::start(true)?;
-    db.execute(&["CREATE USER 'bench'@'%' IDENTIFIED BY 'bench-initial-1'"])
-        .await?;
-    let sm = aws_sdk_secretsmanager::Client::new(sdk);
-    let database = TcpFaultProxy::start(
-        std::net::SocketAddr::from(([127, 0, 0, 1], db.port)),
-        network.clone(),
-    )
-    .await?;
-    let value = json!({"engine": "mariadb", "host": "127.0.0.1", "port": database.port, "username": "bench", "password": "bench-initial-1"});
-    let arn = sm
-        .create_secret()
-        .name(unique_name("bench-mysql"))
-        .secret_string(value.to_string())
-        .send()
-        .await?
-        .arn
-        .ok_or("no ARN")?;
-    let mut env = env.to_vec();
-    env.extend(db.function_env());
-    repeated_rotations(
-        binary,
-        &env,
-        &sm,
-        &arn,
-        network,
-        "warm full rotation (4 steps, TLS logins)",
-        "AWS calls, and database flights: each TLS record",
+        &format!("AWS calls, and database flights: {flights}"),
     )
     .await
 }
