@@ -39,6 +39,16 @@ pub struct MySql {
     settings: MySqlSettings,
 }
 
+/// The server's error without the part of the statement it quotes (`... near '<text>' at line
+/// 1`): account statements carry passwords, which must reach no log line or alert.
+fn without_quoted_statement(mut message: String) -> String {
+    if let Some(at) = message.find(" near '") {
+        message.truncate(at);
+        message.push_str(" (the statement's text is left out: it may hold a password)");
+    }
+    message
+}
+
 fn server_code(error: &mysql_async::Error) -> Option<u16> {
     match error {
         mysql_async::Error::Server(server) => Some(server.code),
@@ -125,7 +135,7 @@ impl Session {
             Ok(result) => result.map_err(|e| DbError::Statement {
                 action,
                 user: self.user.clone(),
-                message: with_causes(&e),
+                message: without_quoted_statement(with_causes(&e)),
             }),
             Err(_) => Err(DbError::Statement {
                 action,
@@ -357,5 +367,20 @@ impl Database for MySql {
             .await;
         session.close().await;
         result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_errors_never_quote_the_statement() {
+        let message = "Server error: `ERROR 1064 (42000): You have an error in your SQL syntax; check the manual for the right syntax to use near 'REPLACE 'Old-Passw0rd'' at line 1'".to_owned();
+        let cleaned = without_quoted_statement(message);
+        assert!(!cleaned.contains("Old-Passw0rd"), "{cleaned}");
+        assert!(cleaned.contains("ERROR 1064 (42000)"), "{cleaned}");
+        let plain = "Server error: `ERROR 1045 (28000): Access denied for user 'app'@'127.0.0.1' (using password: YES)'".to_owned();
+        assert_eq!(without_quoted_statement(plain.clone()), plain);
     }
 }
