@@ -162,6 +162,19 @@ impl Env {
         }
     }
 
+    /// A comma-separated list, each entry trimmed, empty entries dropped; empty when unset.
+    pub fn list(&self, name: &str) -> Vec<String> {
+        self.optional(name)
+            .map(|raw| {
+                raw.split(',')
+                    .map(str::trim)
+                    .filter(|entry| !entry.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     /// An ARN of the given service, e.g. `sns` for a topic.
     pub fn arn(&self, name: &'static str, service: &str) -> Result<String, ConfigError> {
         let value = self.required(name)?;
@@ -192,6 +205,14 @@ mod tests {
         assert_eq!(e.optional("A"), None);
         assert_eq!(e.required("B"), Err(ConfigError::Missing { name: "B" }));
         assert_eq!(e.string_or("A", "dflt"), "dflt");
+    }
+
+    #[test]
+    fn lists_are_comma_separated_and_trimmed() {
+        let e = env(&[("L", " a, b ,,c "), ("E", " , ")]);
+        assert_eq!(e.list("L"), ["a", "b", "c"]);
+        assert!(e.list("E").is_empty());
+        assert!(e.list("UNSET").is_empty());
     }
 
     #[test]

@@ -9,6 +9,9 @@ pub struct Startup<S> {
     /// `ALERT_TOPIC_ARN`.
     pub alert_topic_arn: String,
     pub sdk: SdkConfig,
+    /// `AWS_LAMBDA_FUNCTION_NAME` (set by Lambda; `local` outside it): who acts, in the session
+    /// names of assumed roles.
+    pub function_name: String,
 }
 
 /// Installs the JSON logs, reads the environment once, validates the function's settings, the
@@ -31,6 +34,7 @@ pub async fn start<S>(settings: impl FnOnce(&Env) -> Result<S, ConfigError>) -> 
             settings,
             alert_topic_arn,
             sdk: crate::aws::load_sdk_config(retries).await,
+            function_name: env.string_or("AWS_LAMBDA_FUNCTION_NAME", "local"),
         },
         Err(error) => {
             tracing::error!(%error, "invalid configuration; the function cannot start");

@@ -152,7 +152,7 @@ impl<I: CertificateInventory, A: AlertSink> CertificateExpiry<I, A> {
         Ok(json!({"alerts": 1, "kind": alert.kind, "resource": alert.resource}))
     }
 
-    async fn scan(&self, now: i64, source: &str) -> Result<ScanReport, HandlerError> {
+    pub async fn scan(&self, now: i64, source: &str) -> Result<ScanReport, HandlerError> {
         let (mut report, alerts) = self.scanner.scan(now, source).await?;
         let published = publish_all(&self.alerts, &alerts).await;
         report.alerts_sent = published.sent;

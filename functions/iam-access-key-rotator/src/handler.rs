@@ -218,11 +218,21 @@ impl<D: KeyDirectory, V: KeyVault, A: AlertSink> Rotator<D, V, A> {
         let source = event.context.env_config.function_name.as_str();
         let request = parse_request(&event.payload)
             .inspect_err(|error| tracing::error!(%error, "rejected an event"))?;
+        self.run(&request, now, source).await
+    }
+
+    /// A sweep of every user, or a forced rotation of the named ones.
+    pub async fn run(
+        &self,
+        request: &Request,
+        now: i64,
+        source: &str,
+    ) -> Result<RunReport, HandlerError> {
         // Reading who to process: the listing's pages, or one GetUser per forced user.
         // A sweep also lists the key secrets, with the users: then storing a new key makes only
         // the calls its secret's state needs. Without that listing (it failed, or a forced run
         // of a few users) storing finds out by trying.
-        let (users, forced, listing_calls, secrets) = match &request {
+        let (users, forced, listing_calls, secrets) = match request {
             Request::Sweep => {
                 let (listing, secrets) = tokio::join!(
                     self.directory.users(&self.settings.path_prefix),

@@ -9,23 +9,27 @@
 //! - `SECRET_PREFIX` (`iam-user-keys/`), `SECRET_KMS_KEY_ID` (the account's default key).
 //! - `ROTATOR_ROLE_ARN` (none; the template sets it): with it, each key secret gets a resource
 //!   policy that lets only the key's user and this role read it.
+//! - `ORG_MEMBER_ROLE_NAME` and the other `ORG_*` settings (none: single-account mode): the
+//!   organization mode's worker (see `shared::organization::worker::WorkerSettings`).
 //! - `LOG_LEVEL` (info).
 
 mod handler;
+mod member;
 mod notices;
 
 use handler::{Rotator, Settings};
-use lambda_runtime::service_fn;
 use shared::alert::SnsAlerts;
 use shared::config::{ConfigError, Env};
 use shared::iam::directory::IamDirectory;
 use shared::iam::vault::SecretsManagerVault;
+use shared::organization::worker::WorkerSettings;
 
 struct Configuration {
     settings: Settings,
     secret_prefix: String,
     kms_key_id: Option<String>,
     rotator_role_arn: Option<String>,
+    organization: Option<WorkerSettings>,
 }
 
 fn configuration(env: &Env) -> Result<Configuration, ConfigError> {
@@ -37,6 +41,7 @@ fn configuration(env: &Env) -> Result<Configuration, ConfigError> {
             Some(_) => Some(env.arn("ROTATOR_ROLE_ARN", "iam")?),
             None => None,
         },
+        organization: WorkerSettings::from_env(env)?,
     })
 }
 
@@ -49,10 +54,25 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         secret_prefix,
         kms_key_id,
         rotator_role_arn,
+        organization,
     } = started.settings;
     if rotator_role_arn.is_none() {
         tracing::warn!("ROTATOR_ROLE_ARN is not set: the key secrets get no resource policy restricting who reads them");
     }
+    let worker = organization.map(|organization| {
+        let job = member::MemberSweep {
+            settings: settings.clone(),
+            secret_prefix: secret_prefix.clone(),
+            member_role_name: organization.role_name.clone(),
+        };
+        shared::organization::aws_worker(
+            job,
+            organization,
+            &started.sdk,
+            &started.alert_topic_arn,
+            &started.function_name,
+        )
+    });
     let rotator = Rotator::new(
         IamDirectory::new(aws_sdk_iam::Client::new(&started.sdk)),
         SecretsManagerVault::new(
@@ -67,5 +87,5 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         ),
         settings,
     );
-    lambda_runtime::run(service_fn(|event| rotator.handle(event))).await
+    shared::organization::serve(worker, |event| rotator.handle(event)).await
 }

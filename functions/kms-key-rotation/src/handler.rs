@@ -356,7 +356,7 @@ impl<K: KeyService, A: AlertSink> KeyRotation<K, A> {
         }))
     }
 
-    async fn scan(&self, now: i64, source: &str) -> Result<ScanReport, HandlerError> {
+    pub async fn scan(&self, now: i64, source: &str) -> Result<ScanReport, HandlerError> {
         // The three listings do not depend on each other.
         let (ids, aliases, tags) = tokio::join!(
             self.keys.list_keys(),
@@ -389,12 +389,12 @@ impl<K: KeyService, A: AlertSink> KeyRotation<K, A> {
         // Each key is assessed, tallied and logged as its state arrives, and kept only when
         // the digest or the enforcement needs it: memory follows those keys and the reads in
         // flight, not the size of the account.
-        let mut reads = stream::iter(ids.iter().map(|id| {
-            (
-                id.clone(),
-                aliases_by_key.remove(id).unwrap_or_default(),
-                tags.remove(id).unwrap_or_default(),
-            )
+        // The ids are moved into the stream (a closure over borrowed ids would make the scan's
+        // future not `Send` for every lifetime, which the organization worker needs).
+        let mut reads = stream::iter(ids.into_iter().map(|id| {
+            let aliases = aliases_by_key.remove(&id).unwrap_or_default();
+            let tags = tags.remove(&id).unwrap_or_default();
+            (id, aliases, tags)
         }))
         .map(|(id, aliases, tags)| {
             let read_errors = &read_errors;
@@ -433,7 +433,6 @@ impl<K: KeyService, A: AlertSink> KeyRotation<K, A> {
             }
         }
         drop(reads);
-        drop(ids);
         report.compliant = tally.compliant;
         // Key ids are unique, so an unstable sort's order is as deterministic as a stable one.
         listed.sort_unstable_by(|a, b| a.0.key.id.cmp(&b.0.key.id));

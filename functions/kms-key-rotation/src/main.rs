@@ -11,27 +11,32 @@
 //! - `SCAN_CONCURRENCY` (8, 1 to 64), `MAX_ENFORCEMENTS_PER_SCAN` (100, 0 to 1000).
 //! - `KMS_QUOTA_SHARE_PERCENT` (10, 1 to 50): the share of each KMS request quota the function
 //!   may use; the rest stays for production traffic.
+//! - `ORG_MEMBER_ROLE_NAME` and the other `ORG_*` settings (none: single-account mode): the
+//!   organization mode's worker (see `shared::organization::worker::WorkerSettings`).
 //! - `LOG_LEVEL` (info).
 
 mod events;
 mod handler;
+mod member;
 mod notices;
 
 use handler::{KeyRotation, Settings};
-use lambda_runtime::service_fn;
 use shared::alert::SnsAlerts;
 use shared::config::{ConfigError, Env};
 use shared::kms::aws::{AwsKeyService, Limits};
+use shared::organization::worker::WorkerSettings;
 
 struct Configuration {
     settings: Settings,
     quota_share_percent: u32,
+    organization: Option<WorkerSettings>,
 }
 
 fn configuration(env: &Env) -> Result<Configuration, ConfigError> {
     Ok(Configuration {
         settings: Settings::from_env(env)?,
         quota_share_percent: env.number_or("KMS_QUOTA_SHARE_PERCENT", 10, 1, 50)?,
+        organization: WorkerSettings::from_env(env)?,
     })
 }
 
@@ -42,7 +47,21 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let Configuration {
         settings,
         quota_share_percent,
+        organization,
     } = started.settings;
+    let worker = organization.map(|organization| {
+        let job = member::MemberScan {
+            settings: settings.clone(),
+            quota_share_percent,
+        };
+        shared::organization::aws_worker(
+            job,
+            organization,
+            &started.sdk,
+            &started.alert_topic_arn,
+            &started.function_name,
+        )
+    });
     let limits = Limits::share_of_quota(quota_share_percent);
     let rates = limits.rates();
     let function = KeyRotation::new(
@@ -58,5 +77,5 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         settings,
         rates,
     );
-    lambda_runtime::run(service_fn(|event| function.handle(event))).await
+    shared::organization::serve(worker, |event| function.handle(event)).await
 }

@@ -1,0 +1,51 @@
+//! Organization enumerator: on its schedule, queues one work item per account, region and job;
+//! the scheduled functions, fed by those queues, run their jobs in each member account.
+//! Settings (environment, read once here):
+//! - `ALERT_TOPIC_ARN` (required): SNS topic for alerts (a run that cannot list the accounts).
+//! - `ORG_QUEUE_ACM_CERTIFICATE_EXPIRY`, `ORG_QUEUE_IAM_ACCESS_KEY_ROTATOR`,
+//!   `ORG_QUEUE_KMS_KEY_ROTATION` (at least one): each job's work queue URL; a job runs when its
+//!   queue is set.
+//! - `ORG_REGIONS` (the function's region): comma-separated; the key sweep runs in the first.
+//! - `ORG_ACCOUNTS` (none) or `ORG_UNITS` (none): only these accounts (no Organizations call), or
+//!   only the accounts under these organizational units; otherwise every account.
+//! - `ORG_SKIP_DISABLED_REGIONS` (true): skip the regions an account has not enabled (Account
+//!   Management `ListRegions`, from the management or a delegated administrator account).
+//! - `ORG_CONCURRENCY` (8, 1 to 32): region lookups in flight.
+//! - `LOG_LEVEL` (info).
+
+mod aws;
+mod handler;
+
+use aws::{AccountRegions, Organizations, SqsWorkQueue};
+use handler::{job_queues, Enumerator, Settings};
+use shared::alert::SnsAlerts;
+use shared::config::{ConfigError, Env};
+use shared::organization::JobName;
+use std::collections::BTreeMap;
+
+fn configuration(env: &Env) -> Result<(Settings, BTreeMap<JobName, String>), ConfigError> {
+    Ok((Settings::from_env(env)?, job_queues(env)?))
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    let started = shared::startup::start(configuration).await;
+    let (settings, queue_urls) = started.settings;
+    let sqs = aws_sdk_sqs::Client::new(&started.sdk);
+    // The topic is the hub's own: its account is the one this function runs in.
+    let own_account = started.alert_topic_arn.split(':').nth(4).map(str::to_owned);
+    let enumerator = Enumerator {
+        directory: Organizations::new(aws_sdk_organizations::Client::new(&started.sdk)),
+        regions: AccountRegions::new(aws_sdk_account::Client::new(&started.sdk), own_account),
+        queues: queue_urls
+            .into_iter()
+            .map(|(job, url)| (job, SqsWorkQueue::new(sqs.clone(), url)))
+            .collect(),
+        alerts: SnsAlerts::new(
+            aws_sdk_sns::Client::new(&started.sdk),
+            started.alert_topic_arn,
+        ),
+        settings,
+    };
+    lambda_runtime::run(lambda_runtime::service_fn(|event| enumerator.handle(event))).await
+}
