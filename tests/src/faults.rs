@@ -27,6 +27,8 @@ use tokio::net::{TcpListener, TcpStream};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fault {
     Fail,
+    /// Answers `AccessDenied` (403) without forwarding: a permission or trust policy refusing.
+    Deny,
     DropAnswer,
     Kill,
     Silence,
@@ -308,7 +310,8 @@ async fn handle_http(
     let name = operation_name(&parts, &body);
     faults.settle().await;
     let fault = match faults.decide(&name) {
-        Decision::Inject(Fault::Fail) => return Ok(injected_error(&parts)),
+        Decision::Inject(Fault::Fail) => return Ok(injected_error(&parts, Refusal::Failure)),
+        Decision::Inject(Fault::Deny) => return Ok(injected_error(&parts, Refusal::AccessDenied)),
         Decision::Inject(fault) => Some(fault),
         Decision::Forward => None,
     };
@@ -342,21 +345,37 @@ async fn handle_http(
 }
 
 /// A 500 in the shape of the caller's protocol, so the SDK reads it as a service error.
-fn injected_error(request: &hyper::http::request::Parts) -> Response<Full<Bytes>> {
+enum Refusal {
+    Failure,
+    AccessDenied,
+}
+
+fn injected_error(
+    request: &hyper::http::request::Parts,
+    refusal: Refusal,
+) -> Response<Full<Bytes>> {
+    let (status, kind, code) = match refusal {
+        Refusal::Failure => (
+            hyper::StatusCode::INTERNAL_SERVER_ERROR,
+            "Receiver",
+            "InternalFailure",
+        ),
+        Refusal::AccessDenied => (hyper::StatusCode::FORBIDDEN, "Sender", "AccessDenied"),
+    };
     let json = request.headers.contains_key("x-amz-target");
     let (content_type, body) = if json {
         (
             "application/x-amz-json-1.1",
-            r#"{"__type":"InternalFailure","message":"injected by the fault proxy"}"#.to_owned(),
+            format!(r#"{{"__type":"{code}","message":"injected by the fault proxy"}}"#),
         )
     } else {
         (
             "text/xml",
-            "<ErrorResponse><Error><Type>Receiver</Type><Code>InternalFailure</Code><Message>injected by the fault proxy</Message></Error><RequestId>fault</RequestId></ErrorResponse>".to_owned(),
+            format!("<ErrorResponse><Error><Type>{kind}</Type><Code>{code}</Code><Message>injected by the fault proxy</Message></Error><RequestId>fault</RequestId></ErrorResponse>"),
         )
     };
     let mut response = Response::new(Full::new(Bytes::from(body)));
-    *response.status_mut() = hyper::StatusCode::INTERNAL_SERVER_ERROR;
+    *response.status_mut() = status;
     if let Ok(value) = content_type.parse() {
         response.headers_mut().insert("content-type", value);
     }

@@ -10,6 +10,7 @@ pub mod inbox;
 pub mod mariadb;
 pub mod matrix;
 pub mod moto;
+pub mod organization;
 pub mod postgres;
 pub mod rotation;
 pub mod runtime;

@@ -65,7 +65,16 @@ impl RoleAssumer for StsRoles {
             .duration_seconds(SESSION_SECONDS)
             .send()
             .await
-            .map_err(|e| aws_sdk_sts::error::DisplayErrorContext(&e).to_string())?;
+            .map_err(|error| {
+                // A refusal reads best as its code and message (what a person acts on); other
+                // failures (network, timeouts) keep the SDK's whole account of them.
+                use aws_sdk_sts::error::ProvideErrorMetadata;
+                match (error.code(), error.message()) {
+                    (Some(code), Some(message)) => format!("{code}: {message}"),
+                    (Some(code), None) => code.to_owned(),
+                    _ => aws_sdk_sts::error::DisplayErrorContext(&error).to_string(),
+                }
+            })?;
         let credentials = output
             .credentials
             .ok_or("AssumeRole answered without credentials")?;

@@ -69,8 +69,8 @@ impl<A: AlertSink> AlertSink for ScopedAlerts<'_, A> {
 
 /// The queues the worker writes to; production: [`SqsQueues`].
 pub trait WorkQueues: Send + Sync {
-    /// Keeps a failed message invisible for `delay` before its next attempt.
-    fn retry_later(
+    /// Keeps a failed message invisible for `delay` before its next receive (zero: at once).
+    fn retry_after(
         &self,
         receipt_handle: &str,
         delay: Duration,
@@ -96,7 +96,7 @@ impl SqsQueues {
 }
 
 impl WorkQueues for SqsQueues {
-    async fn retry_later(&self, receipt_handle: &str, delay: Duration) -> Result<(), String> {
+    async fn retry_after(&self, receipt_handle: &str, delay: Duration) -> Result<(), String> {
         self.client
             .change_message_visibility()
             .queue_url(&self.work_queue_url)
@@ -322,11 +322,18 @@ impl<J: AccountJob, R: RoleAssumer, Q: WorkQueues, A: AlertSink> Worker<J, R, Q,
     ) {
         let last = attempt >= self.settings.max_attempts;
         tracing::warn!(account = %item.account, region = %item.region, job = item.job.as_str(), run = %item.run, attempt, last, cause = cause.as_str(), %error, "item failed");
+        // Before the last attempt the next one waits for the backoff; after it the message is
+        // made visible at once, so that the queue's next receive moves it to the dead-letter
+        // queue (and its alarm fires) without waiting out the visibility timeout.
+        let delay = if last {
+            Duration::ZERO
+        } else {
+            retry_delay(attempt, self.settings.retry_base, jitter())
+        };
+        if let Err(error) = self.queues.retry_after(&record.receipt_handle, delay).await {
+            tracing::warn!(%error, "could not set when the item is received next; the queue's visibility timeout decides");
+        }
         if !last {
-            let delay = retry_delay(attempt, self.settings.retry_base, jitter());
-            if let Err(error) = self.queues.retry_later(&record.receipt_handle, delay).await {
-                tracing::warn!(%error, "could not delay the retry; it comes after the queue's visibility timeout");
-            }
             return;
         }
         let alert = failure_alert(

@@ -92,7 +92,7 @@ impl AlertSink for &Recorded {
 }
 
 impl WorkQueues for &Recorded {
-    async fn retry_later(&self, receipt_handle: &str, delay: Duration) -> Result<(), String> {
+    async fn retry_after(&self, receipt_handle: &str, delay: Duration) -> Result<(), String> {
         self.delays
             .lock()
             .unwrap()
@@ -213,9 +213,9 @@ async fn a_failure_before_the_last_attempt_backs_off_silently_and_the_last_alert
         json!({"batchItemFailures": [{"itemIdentifier": "m1"}]})
     );
     assert_eq!(
-        recorded.delays.lock().unwrap().len(),
-        1,
-        "no delay after the last attempt"
+        recorded.delays.lock().unwrap()[1..],
+        [("receipt-m1".to_owned(), Duration::ZERO)],
+        "after the last attempt the item is visible at once, for the dead-letter queue"
     );
     let alerts = recorded.alerts.lock().unwrap();
     assert_eq!(alerts.len(), 1);
