@@ -43,8 +43,9 @@ async fn an_organization_run_covers_every_active_account_and_region_and_isolates
         <[String; 5]>::try_from(members).map_err(|_| "five accounts")?;
     organization::close_account(hub, &closed).await?;
 
-    // Certificates: alpha's expires in 14 days (a threshold day) (us-east-1), beta's in 3 (eu-west-1); gamma has a
-    // healthy one; the closed account has one expiring tomorrow that nobody must hear about.
+    // Certificates (imported: they do not renew themselves): alpha's expires in 14 days (a
+    // threshold day, us-east-1), beta's in 3 (eu-west-1), gamma's in 200; the closed account has
+    // one expiring tomorrow that nobody must hear about.
     let now = certificates::now();
     for (account, region, name, days) in [
         (&alpha, HUB_REGION, "alpha.example.com", 14),
@@ -96,6 +97,7 @@ async fn an_organization_run_covers_every_active_account_and_region_and_isolates
                 ("ORG_REGIONS", "us-east-1,eu-west-1"),
                 // moto has no Account Management API (ListRegions).
                 ("ORG_SKIP_DISABLED_REGIONS", "false"),
+                ("ORG_RESULTS_QUEUE_URL", &results_url),
             ],
         )
         .await?;
@@ -316,27 +318,47 @@ async fn an_organization_run_covers_every_active_account_and_region_and_isolates
         "one sweep summary per active account: {sweeps:?}"
     );
 
-    // Every item's outcome is on the results queue: 8 + 5 done, 2 failed.
-    let results: Vec<Value> = receive_records(
-        &sqs,
-        &results_url,
-        "arn:aws:sqs:us-east-1:123456789012:results",
-    )
-    .await?
-    .iter()
-    .map(item)
-    .collect::<Result<_>>()?;
-    let count = |outcome: &str| results.iter().filter(|r| r["outcome"] == outcome).count();
-    assert_eq!((count("done"), count("failed")), (13, 2), "{results:?}");
-    let gamma_sweep = results
-        .iter()
-        .find(|r| r["account"] == gamma.as_str() && r["job"] == "iam-access-key-rotator")
-        .ok_or("no sweep result for gamma")?;
-    assert_eq!(
-        gamma_sweep["counts"]
-            .as_object()
-            .map(|c| c.values().filter_map(Value::as_u64).sum::<u64>()),
-        Some(2)
+    // The report phase: every item reported (13 done, 2 failed), so the digest goes out, exact.
+    let phase = enumerator
+        .respond(&serde_json::json!({"phase": "report"}))
+        .await?;
+    assert_eq!(phase["reported"], serde_json::json!([run]), "{phase}");
+    let digests = env.inbox.drain().await?;
+    assert_eq!(digests.len(), 1);
+    let digest = &digests[0];
+    assert_eq!(attribute(digest, "kind"), "organization-run-digest");
+    assert_eq!(attribute(digest, "severity"), "error");
+    let hub_account = moto::ACCOUNT.to_owned();
+    let nothing = "nothing found";
+    let failed = "FAILED (role-not-assumable) after 3 attempt(s)";
+    let mut expected: Vec<(&String, [&str; 3])> = vec![
+        (&alpha, [nothing, "expiring 1", nothing]),
+        (&beta, ["expiring 1", nothing, nothing]),
+        (&gamma, [nothing, "will-not-renew 1", "unchanged 2"]),
+        (&delta, [failed, failed, nothing]),
+        (&hub_account, [nothing, nothing, "unchanged 1"]),
+    ];
+    expected.sort();
+    let mut summary = format!(
+        "Run {run} covered 5 active account(s) (1 inactive left out): 13 of 15 item(s) done, 2 failed, 0 without a result."
     );
+    for (account, [acm_eu, acm_us, sweep]) in expected {
+        summary.push_str(&format!(
+            "\n- {account}\n  acm-certificate-expiry in eu-west-1: {acm_eu}\n  acm-certificate-expiry in us-east-1: {acm_us}\n  iam-access-key-rotator in us-east-1: {sweep}"
+        ));
+    }
+    assert_eq!(digest.document()?["summary"], summary.as_str());
+    assert!(
+        digest
+            .subject
+            .contains("Organization run: 5 account(s), 2 item(s) failed, 0 without a result"),
+        "{}",
+        digest.subject
+    );
+    // The run's results are gone from the queue: the next report has nothing to say.
+    let again = enumerator
+        .respond(&serde_json::json!({"phase": "report"}))
+        .await?;
+    assert_eq!(again["reported"], serde_json::json!([]), "{again}");
     Ok(())
 }

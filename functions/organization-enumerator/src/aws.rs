@@ -1,6 +1,7 @@
 //! The enumerator's ports and their SDK adapters: the organization's accounts (Organizations),
 //! the regions each has enabled (Account Management), and the work queue (SQS).
 
+use crate::digest::{ResultsMessage, RunManifest};
 use aws_sdk_account::types::RegionOptStatus;
 use aws_sdk_organizations::types::{AccountState, AccountStatus, ChildType};
 use shared::organization::work::WorkItem;
@@ -37,6 +38,25 @@ pub trait RegionDirectory: Send + Sync {
 pub trait WorkQueue: Send + Sync {
     /// Sends every item, one message each, in batches; an item that could not be sent is an error.
     fn send(&self, items: &[WorkItem]) -> impl Future<Output = Result<(), String>> + Send;
+}
+
+/// A message received from the results queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Received {
+    pub receipt_handle: String,
+    pub body: String,
+}
+
+pub trait ResultsQueue: Send + Sync {
+    fn send_manifest(
+        &self,
+        manifest: &RunManifest,
+    ) -> impl Future<Output = Result<(), String>> + Send;
+    /// Every message visible now; each stays invisible for a while (until deleted, or until the
+    /// next report looks again).
+    fn receive_all(&self) -> impl Future<Output = Result<Vec<Received>, String>> + Send;
+    fn delete(&self, receipt_handles: &[String])
+        -> impl Future<Output = Result<(), String>> + Send;
 }
 
 /// Organizations allows at most 20 accounts a page.
@@ -247,6 +267,103 @@ impl WorkQueue for SqsWorkQueue {
                     "SQS refused {} work item(s) twice",
                     still_refused.len()
                 ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// How long received results stay invisible: longer than a report takes, shorter than the time
+/// between reports (so that a run not yet due is looked at again).
+const RESULTS_VISIBILITY_SECONDS: i32 = 300;
+
+pub struct SqsResultsQueue {
+    client: aws_sdk_sqs::Client,
+    url: String,
+}
+
+impl SqsResultsQueue {
+    pub fn new(client: aws_sdk_sqs::Client, url: String) -> Self {
+        Self { client, url }
+    }
+}
+
+fn sqs_error<E: std::error::Error>(operation: &str, error: &E) -> String {
+    format!(
+        "SQS {operation} failed: {}",
+        aws_sdk_sqs::error::DisplayErrorContext(error)
+    )
+}
+
+impl ResultsQueue for SqsResultsQueue {
+    async fn send_manifest(&self, manifest: &RunManifest) -> Result<(), String> {
+        let body = serde_json::to_string(&ResultsMessage::Manifest {
+            manifest: manifest.clone(),
+        })
+        .map_err(|e| e.to_string())?;
+        self.client
+            .send_message()
+            .queue_url(&self.url)
+            .message_body(body)
+            .send()
+            .await
+            .map_err(|e| sqs_error("SendMessage", &e))?;
+        Ok(())
+    }
+
+    async fn receive_all(&self) -> Result<Vec<Received>, String> {
+        let mut received = Vec::new();
+        loop {
+            let messages = self
+                .client
+                .receive_message()
+                .queue_url(&self.url)
+                .max_number_of_messages(10)
+                .visibility_timeout(RESULTS_VISIBILITY_SECONDS)
+                .send()
+                .await
+                .map_err(|e| sqs_error("ReceiveMessage", &e))?
+                .messages
+                .unwrap_or_default();
+            if messages.is_empty() {
+                return Ok(received);
+            }
+            received.extend(messages.into_iter().filter_map(|m| {
+                Some(Received {
+                    receipt_handle: m.receipt_handle?,
+                    body: m.body.unwrap_or_default(),
+                })
+            }));
+        }
+    }
+
+    async fn delete(&self, receipt_handles: &[String]) -> Result<(), String> {
+        for chunk in receipt_handles.chunks(MESSAGES_PER_BATCH) {
+            let mut entries = Vec::with_capacity(chunk.len());
+            for (index, handle) in chunk.iter().enumerate() {
+                entries.push(
+                    aws_sdk_sqs::types::DeleteMessageBatchRequestEntry::builder()
+                        .id(index.to_string())
+                        .receipt_handle(handle)
+                        .build()
+                        .map_err(|e| e.to_string())?,
+                );
+            }
+            let output = self
+                .client
+                .delete_message_batch()
+                .queue_url(&self.url)
+                .set_entries(Some(entries))
+                .send()
+                .await
+                .map_err(|e| sqs_error("DeleteMessageBatch", &e))?;
+            if !output.failed().is_empty() {
+                // Left on the queue, they are reported again with their run: a duplicate
+                // digest, never a lost one.
+                tracing::warn!(
+                    failed = output.failed().len(),
+                    "some results could not be deleted"
+                );
             }
         }
         Ok(())

@@ -1,7 +1,8 @@
 //! One organization run: list the accounts, find the regions each has enabled, plan the work
 //! items and queue each on its job's queue.
 
-use crate::aws::{Directory, RegionDirectory, WorkQueue};
+use crate::aws::{Directory, Received, RegionDirectory, ResultsQueue, WorkQueue};
+use crate::digest::{digest_alert, is_due, ResultsMessage, RunManifest};
 use futures_util::stream::{self, StreamExt};
 use lambda_runtime::{Diagnostic, LambdaEvent};
 use serde::Serialize;
@@ -35,6 +36,9 @@ pub struct Settings {
     pub skip_disabled_regions: bool,
     /// `ORG_CONCURRENCY` (8, 1 to 32): region lookups in flight.
     pub concurrency: usize,
+    /// `ORG_REPORT_DEADLINE` (6h, up to 3 days): a run's digest goes out when every item has
+    /// reported, or this long after the run started (the rest counted as without a result).
+    pub report_deadline_seconds: i64,
 }
 
 /// The queue URL setting of each job: `ORG_QUEUE_` and the job's name, e.g.
@@ -87,6 +91,11 @@ impl Settings {
             regions,
             skip_disabled_regions: env.bool_or("ORG_SKIP_DISABLED_REGIONS", true)?,
             concurrency: env.number_or("ORG_CONCURRENCY", 8, 1, 32)?,
+            report_deadline_seconds: env.duration_or(
+                "ORG_REPORT_DEADLINE",
+                6 * 3_600,
+                3 * 86_400,
+            )?,
         })
     }
 }
@@ -112,6 +121,10 @@ pub fn job_queues(env: &Env) -> Result<BTreeMap<JobName, String>, ConfigError> {
 pub enum HandlerError {
     #[error("the organization's accounts could not be listed, so nothing was queued: {0}")]
     Listing(String),
+    #[error("the report phase needs ORG_RESULTS_QUEUE_URL")]
+    NoResultsQueue,
+    #[error("the results queue could not be read: {0}")]
+    Results(String),
     #[error("{queued} of {planned} work items were queued; the rest could not be: {error}")]
     Queue {
         queued: usize,
@@ -124,6 +137,8 @@ impl From<HandlerError> for Diagnostic {
     fn from(error: HandlerError) -> Self {
         let error_type = match &error {
             HandlerError::Listing(_) => "ListingFailed",
+            HandlerError::NoResultsQueue => "InvalidEvent",
+            HandlerError::Results(_) => "ResultsUnreadable",
             HandlerError::Queue { .. } => "QueueingFailed",
         };
         Diagnostic {
@@ -145,27 +160,61 @@ pub struct RunReport {
     /// Work items queued, per job.
     pub queued: BTreeMap<&'static str, usize>,
     pub organizations_calls: usize,
+    /// Whether the run's manifest reached the results queue (without it, no digest).
+    pub manifest_sent: bool,
 }
 
-pub struct Enumerator<D, R, Q, A> {
+/// What a report phase did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ReportPhase {
+    /// Runs whose digest was published.
+    pub reported: Vec<String>,
+    /// Runs not yet due: looked at again by the next report.
+    pub waiting: Vec<String>,
+    /// Results of runs whose manifest is not on the queue (left to the queue's retention).
+    pub orphan_results: usize,
+    /// Messages that were neither a manifest nor a result (deleted).
+    pub unreadable: usize,
+}
+
+/// What an invocation did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum Answer {
+    Run(RunReport),
+    Report(ReportPhase),
+}
+
+/// `{"phase": "report"}` asks for the report phase; any other event (the schedule's) starts a run.
+fn is_report_event(payload: &Value) -> bool {
+    payload.get("phase").and_then(Value::as_str) == Some("report")
+}
+
+pub struct Enumerator<D, R, Q, RQ, A> {
     pub directory: D,
     pub regions: R,
     pub queues: BTreeMap<JobName, Q>,
+    /// `ORG_RESULTS_QUEUE_URL` (none: no digest).
+    pub results: Option<RQ>,
     pub alerts: A,
     pub settings: Settings,
 }
 
-impl<D: Directory, R: RegionDirectory, Q: WorkQueue, A: AlertSink> Enumerator<D, R, Q, A> {
-    /// Every event starts a run (the schedule's, or one sent by hand).
-    pub async fn handle(&self, event: LambdaEvent<Value>) -> Result<RunReport, HandlerError> {
+impl<D: Directory, R: RegionDirectory, Q: WorkQueue, RQ: ResultsQueue, A: AlertSink>
+    Enumerator<D, R, Q, RQ, A>
+{
+    pub async fn handle(&self, event: LambdaEvent<Value>) -> Result<Answer, HandlerError> {
         let now = SystemTime::now();
+        let source = event.context.env_config.function_name.as_str();
+        if is_report_event(&event.payload) {
+            return self.report(source, now).await.map(Answer::Report);
+        }
         let run = format!(
             "{}/{}",
             shared::time::rfc3339_epoch(shared::time::epoch_seconds(now)),
             event.context.request_id
         );
-        let source = event.context.env_config.function_name.as_str();
-        self.run(&run, source, now).await
+        self.run(&run, source, now).await.map(Answer::Run)
     }
 
     pub async fn run(
@@ -220,8 +269,99 @@ impl<D: Directory, R: RegionDirectory, Q: WorkQueue, A: AlertSink> Enumerator<D,
             queued += job_items.len();
             report.queued.insert(job.as_str(), job_items.len());
         }
+        if let Some(results) = &self.results {
+            let manifest = RunManifest {
+                run: run.to_owned(),
+                started: shared::time::epoch_seconds(now),
+                planned,
+                accounts: report.accounts,
+                inactive_accounts: report.inactive_accounts,
+            };
+            // The items are queued: failing the invocation now would have the schedule's
+            // retry queue them all again. The run goes without a digest, and says so.
+            match results.send_manifest(&manifest).await {
+                Ok(()) => report.manifest_sent = true,
+                Err(error) => {
+                    tracing::error!(%error, run = %run, "the run's manifest could not be sent: this run will have no digest")
+                }
+            }
+        }
         tracing::info!(run = %report.run, accounts = report.accounts, inactive = report.inactive_accounts, region_checks_failed = report.region_checks_failed, queued = ?report.queued, "organization run queued");
         Ok(report)
+    }
+
+    /// Publishes the digest of every run that is due, and removes its messages.
+    pub async fn report(&self, source: &str, now: SystemTime) -> Result<ReportPhase, HandlerError> {
+        let results = self.results.as_ref().ok_or(HandlerError::NoResultsQueue)?;
+        let received = results.receive_all().await.map_err(HandlerError::Results)?;
+        let mut phase = ReportPhase::default();
+        let mut unreadable = Vec::new();
+        let mut runs: BTreeMap<String, (Option<RunManifest>, Vec<ResultsMessage>, Vec<String>)> =
+            BTreeMap::new();
+        for Received {
+            receipt_handle,
+            body,
+        } in received
+        {
+            match serde_json::from_str::<ResultsMessage>(&body) {
+                Ok(message) => {
+                    let entry = runs.entry(message.run().to_owned()).or_default();
+                    entry.2.push(receipt_handle);
+                    match message {
+                        ResultsMessage::Manifest { manifest } => entry.0 = Some(manifest),
+                        item => entry.1.push(item),
+                    }
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "a results queue message that is neither a manifest nor a result; deleted");
+                    unreadable.push(receipt_handle);
+                }
+            }
+        }
+        phase.unreadable = unreadable.len();
+        if !unreadable.is_empty() {
+            results
+                .delete(&unreadable)
+                .await
+                .map_err(HandlerError::Results)?;
+        }
+        let now_seconds = shared::time::epoch_seconds(now);
+        for (run, (manifest, messages, receipts)) in runs {
+            let items: Vec<_> = messages
+                .iter()
+                .filter_map(|m| match m {
+                    ResultsMessage::Item(result) => Some(result),
+                    ResultsMessage::Manifest { .. } => None,
+                })
+                .collect();
+            let Some(manifest) = manifest else {
+                phase.orphan_results += items.len();
+                continue;
+            };
+            if !is_due(
+                &manifest,
+                &items,
+                now_seconds,
+                self.settings.report_deadline_seconds,
+            ) {
+                phase.waiting.push(run);
+                continue;
+            }
+            let alert = digest_alert(&manifest, &items, source, now_seconds);
+            if let Err(error) = self.alerts.publish(&alert).await {
+                // Kept on the queue: the next report tries again.
+                tracing::error!(%error, run = %run, "the run's digest was not published");
+                phase.waiting.push(run);
+                continue;
+            }
+            results
+                .delete(&receipts)
+                .await
+                .map_err(HandlerError::Results)?;
+            phase.reported.push(run);
+        }
+        tracing::info!(reported = ?phase.reported, waiting = ?phase.waiting, orphan_results = phase.orphan_results, "report phase finished");
+        Ok(phase)
     }
 
     async fn members(&self, accounts: Vec<String>, report: &mut RunReport) -> Vec<Member> {
@@ -335,6 +475,50 @@ mod tests {
             regions: vec!["eu-west-1".into(), "us-east-1".into()],
             skip_disabled_regions: true,
             concurrency: 2,
+            report_deadline_seconds: 3_600,
+        }
+    }
+
+    /// A results queue: messages by receipt handle; what is received stays until deleted.
+    #[derive(Default)]
+    struct Results(Mutex<Vec<(String, String)>>);
+
+    impl Results {
+        fn push(&self, body: String) {
+            let mut messages = self.0.lock().unwrap();
+            let receipt = format!("receipt-{}", messages.len());
+            messages.push((receipt, body));
+        }
+    }
+
+    impl ResultsQueue for &Results {
+        async fn send_manifest(&self, manifest: &RunManifest) -> Result<(), String> {
+            self.push(
+                serde_json::to_string(&ResultsMessage::Manifest {
+                    manifest: manifest.clone(),
+                })
+                .unwrap(),
+            );
+            Ok(())
+        }
+        async fn receive_all(&self) -> Result<Vec<Received>, String> {
+            Ok(self
+                .0
+                .lock()
+                .unwrap()
+                .iter()
+                .map(|(receipt_handle, body)| Received {
+                    receipt_handle: receipt_handle.clone(),
+                    body: body.clone(),
+                })
+                .collect())
+        }
+        async fn delete(&self, receipt_handles: &[String]) -> Result<(), String> {
+            self.0
+                .lock()
+                .unwrap()
+                .retain(|(receipt, _)| !receipt_handles.contains(receipt));
+            Ok(())
         }
     }
 
@@ -353,6 +537,7 @@ mod tests {
     #[tokio::test]
     async fn a_run_queues_each_job_on_its_queue_for_the_regions_each_account_has_enabled() {
         let (certificates, keys, alerts) = (Sent::default(), Sent::default(), Alerts::default());
+        let results = Results::default();
         let enumerator = Enumerator {
             directory: listing(),
             regions: Regions,
@@ -362,6 +547,7 @@ mod tests {
             ]
             .into_iter()
             .collect(),
+            results: Some(&results),
             alerts: &alerts,
             settings: settings(Scope::Organization),
         };
@@ -413,6 +599,54 @@ mod tests {
                 .collect()
         );
         assert!(alerts.0.lock().unwrap().is_empty());
+        assert!(report.manifest_sent);
+
+        // The report phase waits until every item reported, then digests the run and clears it.
+        let result = |item: &WorkItem| {
+            serde_json::to_string(&shared::organization::work::ItemResult {
+                item: item.clone(),
+                outcome: shared::organization::work::Outcome::Done(Default::default()),
+            })
+            .unwrap()
+        };
+        let queued: Vec<WorkItem> = certificates
+            .0
+            .lock()
+            .unwrap()
+            .iter()
+            .chain(keys.0.lock().unwrap().iter())
+            .cloned()
+            .collect();
+        for item in &queued[1..] {
+            results.push(result(item));
+        }
+        results.push("not json".into());
+        let waiting = enumerator
+            .report("enumerator", SystemTime::now())
+            .await
+            .unwrap();
+        assert_eq!(
+            (
+                waiting.reported.len(),
+                waiting.waiting.as_slice(),
+                waiting.unreadable
+            ),
+            (0, ["run-1".to_owned()].as_slice(), 1)
+        );
+        results.push(result(&queued[0]));
+        let reported = enumerator
+            .report("enumerator", SystemTime::now())
+            .await
+            .unwrap();
+        assert_eq!(reported.reported, ["run-1"]);
+        assert!(
+            results.0.lock().unwrap().is_empty(),
+            "the run's messages are deleted"
+        );
+        let alerts = alerts.0.lock().unwrap();
+        assert_eq!(alerts.len(), 1);
+        assert_eq!(alerts[0].kind, "organization-run-digest");
+        assert_eq!(alerts[0].severity, Severity::Info);
     }
 
     #[tokio::test]
@@ -424,6 +658,7 @@ mod tests {
             )),
             regions: Regions,
             queues: [(JobName::KmsScan, &queue)].into_iter().collect(),
+            results: None::<&Results>,
             alerts: &alerts,
             settings: settings(Scope::Units(vec!["ou-abcd-12345678".into()])),
         };
@@ -447,6 +682,7 @@ mod tests {
             directory: Listing(Err("must not be called".into())),
             regions: Regions,
             queues: [(JobName::KmsScan, &queue)].into_iter().collect(),
+            results: None::<&Results>,
             alerts: &alerts,
             settings,
         };

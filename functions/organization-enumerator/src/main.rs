@@ -11,26 +11,44 @@
 //! - `ORG_SKIP_DISABLED_REGIONS` (true): skip the regions an account has not enabled (Account
 //!   Management `ListRegions`, from the management or a delegated administrator account).
 //! - `ORG_CONCURRENCY` (8, 1 to 32): region lookups in flight.
+//! - `ORG_RESULTS_QUEUE_URL` (none: no digest): where the workers report each item's outcome;
+//!   the event `{"phase": "report"}` publishes the digest of every run that is complete, or
+//!   `ORG_REPORT_DEADLINE` (6h) old.
 //! - `LOG_LEVEL` (info).
 
 mod aws;
+mod digest;
 mod handler;
 
-use aws::{AccountRegions, Organizations, SqsWorkQueue};
+use aws::{AccountRegions, Organizations, SqsResultsQueue, SqsWorkQueue};
 use handler::{job_queues, Enumerator, Settings};
 use shared::alert::SnsAlerts;
 use shared::config::{ConfigError, Env};
 use shared::organization::JobName;
 use std::collections::BTreeMap;
 
-fn configuration(env: &Env) -> Result<(Settings, BTreeMap<JobName, String>), ConfigError> {
-    Ok((Settings::from_env(env)?, job_queues(env)?))
+struct Configuration {
+    settings: Settings,
+    queue_urls: BTreeMap<JobName, String>,
+    results_queue_url: Option<String>,
+}
+
+fn configuration(env: &Env) -> Result<Configuration, ConfigError> {
+    Ok(Configuration {
+        settings: Settings::from_env(env)?,
+        queue_urls: job_queues(env)?,
+        results_queue_url: env.optional("ORG_RESULTS_QUEUE_URL").map(str::to_owned),
+    })
 }
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     let started = shared::startup::start(configuration).await;
-    let (settings, queue_urls) = started.settings;
+    let Configuration {
+        settings,
+        queue_urls,
+        results_queue_url,
+    } = started.settings;
     let sqs = aws_sdk_sqs::Client::new(&started.sdk);
     // The topic is the hub's own: its account is the one this function runs in.
     let own_account = started.alert_topic_arn.split(':').nth(4).map(str::to_owned);
@@ -41,6 +59,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
             .into_iter()
             .map(|(job, url)| (job, SqsWorkQueue::new(sqs.clone(), url)))
             .collect(),
+        results: results_queue_url.map(|url| SqsResultsQueue::new(sqs.clone(), url)),
         alerts: SnsAlerts::new(
             aws_sdk_sns::Client::new(&started.sdk),
             started.alert_topic_arn,
