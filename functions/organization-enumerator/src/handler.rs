@@ -9,7 +9,7 @@ use serde::Serialize;
 use serde_json::Value;
 use shared::alert::{Alert, AlertSink, Fact, Severity};
 use shared::config::{ConfigError, Env};
-use shared::organization::work::{is_account_id, plan, Member};
+use shared::organization::work::{is_account_id, plan, ItemResult, Member};
 use shared::organization::JobName;
 use std::collections::BTreeMap;
 use std::time::SystemTime;
@@ -164,6 +164,14 @@ pub struct RunReport {
     pub manifest_sent: bool,
 }
 
+/// A run's messages on the results queue.
+#[derive(Default)]
+struct RunMessages {
+    manifest: Option<RunManifest>,
+    results: Vec<ItemResult>,
+    receipts: Vec<String>,
+}
+
 /// What a report phase did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct ReportPhase {
@@ -296,8 +304,7 @@ impl<D: Directory, R: RegionDirectory, Q: WorkQueue, RQ: ResultsQueue, A: AlertS
         let received = results.receive_all().await.map_err(HandlerError::Results)?;
         let mut phase = ReportPhase::default();
         let mut unreadable = Vec::new();
-        let mut runs: BTreeMap<String, (Option<RunManifest>, Vec<ResultsMessage>, Vec<String>)> =
-            BTreeMap::new();
+        let mut runs: BTreeMap<String, RunMessages> = BTreeMap::new();
         for Received {
             receipt_handle,
             body,
@@ -305,11 +312,11 @@ impl<D: Directory, R: RegionDirectory, Q: WorkQueue, RQ: ResultsQueue, A: AlertS
         {
             match serde_json::from_str::<ResultsMessage>(&body) {
                 Ok(message) => {
-                    let entry = runs.entry(message.run().to_owned()).or_default();
-                    entry.2.push(receipt_handle);
+                    let run = runs.entry(message.run().to_owned()).or_default();
+                    run.receipts.push(receipt_handle);
                     match message {
-                        ResultsMessage::Manifest { manifest } => entry.0 = Some(manifest),
-                        item => entry.1.push(item),
+                        ResultsMessage::Manifest { manifest } => run.manifest = Some(manifest),
+                        ResultsMessage::Item(result) => run.results.push(result),
                     }
                 }
                 Err(error) => {
@@ -326,14 +333,13 @@ impl<D: Directory, R: RegionDirectory, Q: WorkQueue, RQ: ResultsQueue, A: AlertS
                 .map_err(HandlerError::Results)?;
         }
         let now_seconds = shared::time::epoch_seconds(now);
-        for (run, (manifest, messages, receipts)) in runs {
-            let items: Vec<_> = messages
-                .iter()
-                .filter_map(|m| match m {
-                    ResultsMessage::Item(result) => Some(result),
-                    ResultsMessage::Manifest { .. } => None,
-                })
-                .collect();
+        for (run, messages) in runs {
+            let RunMessages {
+                manifest,
+                results: items,
+                receipts,
+            } = messages;
+            let items: Vec<&ItemResult> = items.iter().collect();
             let Some(manifest) = manifest else {
                 phase.orphan_results += items.len();
                 continue;
