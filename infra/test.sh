@@ -23,7 +23,7 @@ echo "== fault matrices"
 cargo test -p e2e --test fault_matrix -- --nocapture converges_after_every_fault 2>&1 | tee -a "$results"
 
 echo "== template checks"
-cfn-lint template.yaml
+cfn-lint template.yaml infra/member-role.yaml
 sam validate --lint -t template.yaml
 # CI machines have only the x86_64 Rust target; the template's default architecture is arm64.
 sam build --parameter-overrides Architecture=x86_64

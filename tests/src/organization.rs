@@ -176,3 +176,32 @@ pub async fn delete_done(
     }
     Ok(failed)
 }
+
+/// Delivers every message of a work queue to `worker`, one message an invocation, as the event
+/// source mapping does with batch size 1, until the queue has nothing visible; answers how many
+/// items the worker reported done and failed.
+pub async fn deliver_all(
+    sqs: &aws_sdk_sqs::Client,
+    url: &str,
+    arn: &str,
+    worker: &mut crate::runtime::FunctionProcess,
+) -> Result<(usize, usize)> {
+    let (mut done, mut failed) = (0, 0);
+    loop {
+        let records = receive_records(sqs, url, arn).await?;
+        if records.is_empty() {
+            return Ok((done, failed));
+        }
+        for record in &records {
+            let answer = worker
+                .respond(&sqs_event(std::slice::from_ref(record)))
+                .await?;
+            let refused = delete_done(sqs, url, std::slice::from_ref(record), &answer).await?;
+            if refused.is_empty() {
+                done += 1;
+            } else {
+                failed += 1;
+            }
+        }
+    }
+}

@@ -4,6 +4,8 @@
 //! certificates with different expiry dates and shows the alerts the daily scan sends, takes IAM
 //! access keys through their lifecycle, rotates PostgreSQL and MariaDB logins, and scans KMS keys (enforcing
 //! rotation, warning of a key deleted while in use) and rotates a signing key by its alias.
+//! Last, the organization mode: an organization of three accounts in two regions, covered by the
+//! enumerator and the workers, and the run's digest.
 
 use e2e::certificates::{import, now, self_signed, Key, DAY};
 use e2e::database::TestDatabase;
@@ -34,8 +36,9 @@ async fn main() -> Result<()> {
     mariadb.admin().await?;
     logins += database_demo(&environment, "MariaDB (mysql-rotation)", &mariadb).await?;
     let (kms_keys_changed, kms_alerts) = kms_demo(&environment).await?;
+    let organization_alerts = organization_demo(&environment).await?;
     println!(
-        "\nSummary: rotated {} secrets ({}), {logins} database logins and {kms_keys_changed} KMS key(s); {} rotation alert(s), {} certificate alert(s), {} access key alert(s) and {kms_alerts} KMS key alert(s) sent.",
+        "\nSummary: rotated {} secrets ({}), {logins} database logins and {kms_keys_changed} KMS key(s); {} rotation alert(s), {} certificate alert(s), {} access key alert(s), {kms_alerts} KMS key alert(s) and {organization_alerts} organization alert(s) sent.",
         rotated.len(),
         rotated.join(", "),
         rotation_alerts,
@@ -487,6 +490,75 @@ async fn kms_demo(environment: &TestEnvironment) -> Result<(usize, usize)> {
 
 /// Prints the subject of every alert delivered so far, then the digest of kind `digest_kind` in
 /// full; returns how many alerts there were.
+/// The organization mode: the demo's account becomes a management account with two members; one
+/// member has a certificate expiring in 7 days in eu-west-1, the other two users. The enumerator
+/// queues the items, the workers run them (delivered as SQS events), the report publishes the
+/// digest.
+async fn organization_demo(environment: &TestEnvironment) -> Result<usize> {
+    use e2e::organization::{
+        create_organization, create_queue, deliver_all, member_config, MEMBER_ROLE,
+    };
+    println!("\n== Organization mode: three accounts, two regions");
+    let hub = &environment.sdk;
+    let members = create_organization(hub, &["payments", "analytics"]).await?;
+    let (payments, analytics) = (&members[0], &members[1]);
+    let eu = member_config(hub, payments, "eu-west-1").await?;
+    import(
+        &aws_sdk_acm::Client::new(&eu),
+        &self_signed(&["pay.example.com"], Key::EcP256, now() + 7 * DAY + 3600)?,
+    )
+    .await?;
+    let iam = aws_sdk_iam::Client::new(&member_config(hub, analytics, REGION).await?);
+    for user in ["etl", "dashboards"] {
+        iam.create_user().user_name(user).send().await?;
+        iam.create_access_key().user_name(user).send().await?;
+    }
+    println!("  accounts: {} (management), {payments} (payments: a certificate expiring in 7 days in eu-west-1), {analytics} (analytics: two users)", e2e::moto::ACCOUNT);
+    let sqs = aws_sdk_sqs::Client::new(hub);
+    let (certificate_queue, certificate_arn) = create_queue(&sqs, "demo-acm-work", None).await?;
+    let (key_queue, key_arn) = create_queue(&sqs, "demo-iam-work", None).await?;
+    let (results_queue, _) = create_queue(&sqs, "demo-results", None).await?;
+    let mut enumerator = environment
+        .start_with(
+            "organization-enumerator",
+            &[
+                ("ORG_QUEUE_ACM_CERTIFICATE_EXPIRY", &certificate_queue),
+                ("ORG_QUEUE_IAM_ACCESS_KEY_ROTATOR", &key_queue),
+                ("ORG_RESULTS_QUEUE_URL", &results_queue),
+                ("ORG_REGIONS", "us-east-1,eu-west-1"),
+                ("ORG_SKIP_DISABLED_REGIONS", "false"),
+            ],
+        )
+        .await?;
+    let run = enumerator.respond(&e2e::scheduled_event()?).await?;
+    println!("  enumerator: {run}");
+    for (function, queue, arn) in [
+        (CERTIFICATE_FUNCTION, &certificate_queue, &certificate_arn),
+        (KEY_ROTATOR, &key_queue, &key_arn),
+    ] {
+        let mut worker = environment
+            .start_with(
+                function,
+                &[
+                    ("ORG_MEMBER_ROLE_NAME", MEMBER_ROLE),
+                    ("ORG_WORK_QUEUE_URL", queue),
+                    ("ORG_RESULTS_QUEUE_URL", &results_queue),
+                ],
+            )
+            .await?;
+        let (done, failed) = deliver_all(&sqs, queue, arn, &mut worker).await?;
+        println!("  {function}: {done} item(s) done, {failed} failed");
+    }
+    let report = enumerator.respond(&json!({"phase": "report"})).await?;
+    println!("  report phase: {report}");
+    print_alerts(
+        environment,
+        "the organization run",
+        "organization-run-digest",
+    )
+    .await
+}
+
 async fn print_alerts(
     environment: &TestEnvironment,
     sender: &str,
