@@ -6,8 +6,13 @@ set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$root"
 bash infra/setup.sh
-functions=(${BENCH_FUNCTIONS:-generic-secret-rotation iam-user-key-rotation acm-certificate-expiry iam-access-key-rotator postgres-rotation mysql-rotation kms-key-rotation})
-for function in "${functions[@]}"; do
+functions=(${BENCH_FUNCTIONS:-generic-secret-rotation iam-user-key-rotation acm-certificate-expiry iam-access-key-rotator postgres-rotation mysql-rotation kms-key-rotation organization-enumerator})
+builds=("${functions[@]}")
+# The organization benchmark runs the two workers beside the enumerator.
+if [[ " ${functions[*]} " == *" organization-enumerator "* ]]; then
+  builds+=(acm-certificate-expiry iam-access-key-rotator)
+fi
+for function in $(printf '%s\n' "${builds[@]}" | sort -u); do
   cargo lambda build --release --bin "$function" --output-format zip >&2
   cargo lambda build --release --bin "$function" >&2
 done

@@ -31,13 +31,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         let job = member::MemberScan {
             settings: settings.clone(),
         };
-        shared::organization::aws_worker(
-            job,
-            organization,
-            &started.sdk,
-            &started.alert_topic_arn,
-            &started.function_name,
-        )
+        let (sdk, topic) = (&started.sdk, &started.alert_topic_arn);
+        shared::organization::aws_worker(job, organization, sdk, topic, &started.function_name)
     });
     let function = CertificateExpiry::new(
         AcmInventory::new(aws_sdk_acm::Client::new(&started.sdk)),

@@ -37,13 +37,6 @@ impl AccountJob for MemberScan {
             .scan(shared::time::epoch_seconds(now), source)
             .await
             .map_err(|error| shared::text::with_causes(&error))?;
-        Ok(Tally {
-            counts: report
-                .standings
-                .iter()
-                .map(|(standing, count)| ((*standing).to_owned(), *count))
-                .collect(),
-            alerts_sent: report.alerts_sent,
-        })
+        Ok(Tally::new(&report.standings, report.alerts_sent))
     }
 }

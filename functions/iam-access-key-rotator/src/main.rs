@@ -65,13 +65,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
             secret_prefix: secret_prefix.clone(),
             member_role_name: organization.role_name.clone(),
         };
-        shared::organization::aws_worker(
-            job,
-            organization,
-            &started.sdk,
-            &started.alert_topic_arn,
-            &started.function_name,
-        )
+        let (sdk, topic) = (&started.sdk, &started.alert_topic_arn);
+        shared::organization::aws_worker(job, organization, sdk, topic, &started.function_name)
     });
     let rotator = Rotator::new(
         IamDirectory::new(aws_sdk_iam::Client::new(&started.sdk)),

@@ -52,13 +52,6 @@ impl AccountJob for MemberSweep {
             .run(&Request::Sweep, shared::time::epoch_seconds(now), source)
             .await
             .map_err(|error| shared::text::with_causes(&error))?;
-        Ok(Tally {
-            counts: report
-                .outcomes
-                .iter()
-                .map(|(outcome, count)| ((*outcome).to_owned(), *count))
-                .collect(),
-            alerts_sent: report.alerts_sent,
-        })
+        Ok(Tally::new(&report.outcomes, report.alerts_sent))
     }
 }

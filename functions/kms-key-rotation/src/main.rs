@@ -54,13 +54,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
             settings: settings.clone(),
             quota_share_percent,
         };
-        shared::organization::aws_worker(
-            job,
-            organization,
-            &started.sdk,
-            &started.alert_topic_arn,
-            &started.function_name,
-        )
+        let (sdk, topic) = (&started.sdk, &started.alert_topic_arn);
+        shared::organization::aws_worker(job, organization, sdk, topic, &started.function_name)
     });
     let limits = Limits::share_of_quota(quota_share_percent);
     let rates = limits.rates();

@@ -45,17 +45,12 @@ impl AccountJob for MemberScan {
             .scan(shared::time::epoch_seconds(now), source)
             .await
             .map_err(|error| shared::text::with_causes(&error))?;
-        let mut counts: std::collections::BTreeMap<String, usize> = report
-            .classes
-            .iter()
-            .chain(&report.findings)
-            .map(|(name, count)| ((*name).to_owned(), *count))
-            .collect();
-        counts.insert("compliant".into(), report.compliant);
-        counts.insert("exempt".into(), report.exempt);
-        Ok(Tally {
-            counts,
-            alerts_sent: report.alerts_sent,
-        })
+        let mut tally = Tally::new(
+            report.classes.iter().chain(&report.findings),
+            report.alerts_sent,
+        );
+        tally.counts.insert("compliant".into(), report.compliant);
+        tally.counts.insert("exempt".into(), report.exempt);
+        Ok(tally)
     }
 }

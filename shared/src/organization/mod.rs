@@ -40,13 +40,13 @@ impl From<WorkerError> for Diagnostic {
 pub type AwsWorker<J> = Worker<J, StsRoles, SqsQueues, SnsAlerts>;
 
 /// The worker with its clients (STS, SQS, SNS), built once at start-up and only in organization
-/// mode.
+/// mode; the member sessions are named after the function.
 pub fn aws_worker<J: AccountJob>(
     job: J,
     settings: WorkerSettings,
     sdk: &SdkConfig,
     alert_topic_arn: &str,
-    session_name: &str,
+    function_name: &str,
 ) -> AwsWorker<J> {
     let role = MemberRole {
         name: settings.role_name.clone(),
@@ -57,7 +57,7 @@ pub fn aws_worker<J: AccountJob>(
         MemberAccess::new(
             StsRoles::new(aws_sdk_sts::Client::new(sdk)),
             role,
-            session_name,
+            function_name,
             sdk.clone(),
         ),
         SqsQueues::new(aws_sdk_sqs::Client::new(sdk), &settings),

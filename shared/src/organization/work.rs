@@ -251,6 +251,22 @@ pub struct Tally {
     pub alerts_sent: usize,
 }
 
+impl Tally {
+    /// From a job's report: its counts by name, and the alerts it sent.
+    pub fn new<'a>(
+        counts: impl IntoIterator<Item = (&'a &'static str, &'a usize)>,
+        alerts_sent: usize,
+    ) -> Self {
+        Self {
+            counts: counts
+                .into_iter()
+                .map(|(name, count)| ((*name).to_owned(), *count))
+                .collect(),
+            alerts_sent,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -19,6 +19,13 @@ const WARM_ROTATIONS: usize = 50;
 const SCANNED_CERTIFICATES: usize = 1000;
 const SWEPT_USERS: usize = 2000;
 const SCANNED_KEYS: usize = 2000;
+/// The organization benchmark: accounts, regions, and users and certificates in each.
+const ORG_ACCOUNTS: usize = 100;
+const ORG_REGIONS: [&str; 2] = ["us-east-1", "eu-west-1"];
+const ORG_USERS: usize = 20;
+const ORG_CERTIFICATES: usize = 20;
+/// Worker concurrencies measured (the event source mapping's `MaximumConcurrency`).
+const ORG_CONCURRENCIES: [usize; 3] = [1, 10, 50];
 /// A Lambda function may run 15 minutes; so may a sweep here.
 const LONG_RUN: Duration = Duration::from_secs(900);
 
@@ -61,6 +68,7 @@ async fn main() -> Result<()> {
             }
             "iam-user-key-rotation" => user_key_rows(sdk, &binary, &env, &network).await?,
             "kms-key-rotation" => kms_rows(sdk, &binary, &env).await?,
+            "organization-enumerator" => organization_rows(sdk, &binary, &env, &network).await?,
             other => return Err(format!("no benchmark for {other}").into()),
         };
         rows.push(size_row("bootstrap binary", &binary)?);
@@ -643,6 +651,245 @@ async fn at_two_settings(
         String::new(),
     ));
     Ok((report, rows, first, median(&at_first)))
+}
+
+/// An organization of [`ORG_ACCOUNTS`] accounts (plus the management account) in two regions,
+/// each account with [`ORG_USERS`] users and [`ORG_CERTIFICATES`] certificates per region: one
+/// run (the enumerator, every item worked off by warm workers, one process per unit of
+/// concurrency per job, fed by the harness as the event source mapping would, then the report)
+/// at each worker concurrency. The binaries of the two workers are the enumerator's siblings.
+async fn organization_rows(
+    sdk: &aws_config::SdkConfig,
+    binary: &Path,
+    env: &[(String, String)],
+    network: &Faults,
+) -> Result<Vec<Row>> {
+    use e2e::organization::{
+        create_organization, create_queue, member_config, sqs_event, MEMBER_ROLE,
+    };
+    let sibling = |name: &str| -> Result<PathBuf> {
+        let path = binary
+            .parent()
+            .and_then(Path::parent)
+            .ok_or("no binary directory")?
+            .join(name)
+            .join("bootstrap");
+        if path.is_file() {
+            Ok(path)
+        } else {
+            Err(format!("{} is not built (infra/bench.sh builds it)", path.display()).into())
+        }
+    };
+    let (certificate_worker, key_worker) = (
+        sibling("acm-certificate-expiry")?,
+        sibling("iam-access-key-rotator")?,
+    );
+    let names: Vec<String> = (0..ORG_ACCOUNTS).map(|i| format!("bench-{i}")).collect();
+    let name_refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    let accounts = create_organization(sdk, &name_refs).await?;
+    // 19 certificates healthy and one on a threshold day per region; keys fresh (a quiet day).
+    let certificates: Vec<_> = (0..ORG_CERTIFICATES)
+        .map(|i| {
+            let days = if i == 0 { 14 } else { 200 + i as i64 };
+            self_signed(
+                &[&format!("host-{i}.org.example.com")],
+                Key::EcP256,
+                now() + days * DAY + 3600,
+            )
+        })
+        .collect::<Result<_>>()?;
+    let setup = Instant::now();
+    stream::iter(accounts.iter())
+        .map(|account| {
+            let certificates = &certificates;
+            async move {
+                for region in ORG_REGIONS {
+                    let acm = aws_sdk_acm::Client::new(&member_config(sdk, account, region).await?);
+                    for certificate in certificates {
+                        import(&acm, certificate).await?;
+                    }
+                }
+                let iam = aws_sdk_iam::Client::new(&member_config(sdk, account, REGION).await?);
+                for i in 0..ORG_USERS {
+                    let user = format!("user-{i}");
+                    iam.create_user().user_name(&user).send().await?;
+                    iam.create_access_key().user_name(&user).send().await?;
+                }
+                Ok::<_, e2e::Error>(())
+            }
+        })
+        .buffer_unordered(8)
+        .try_collect::<Vec<()>>()
+        .await?;
+    eprintln!(
+        "organization of {} accounts set up in {:.0?}",
+        accounts.len(),
+        setup.elapsed()
+    );
+
+    let sqs = aws_sdk_sqs::Client::new(sdk);
+    let mut rows = Vec::new();
+    let mut walls = Vec::new();
+    for concurrency in ORG_CONCURRENCIES {
+        let (certificate_queue, certificate_arn) =
+            create_queue(&sqs, &unique_name("bench-acm"), None).await?;
+        let (key_queue, key_arn) = create_queue(&sqs, &unique_name("bench-iam"), None).await?;
+        let (results_queue, _) = create_queue(&sqs, &unique_name("bench-results"), None).await?;
+        let mut enumerator_env = env.to_vec();
+        enumerator_env.extend(
+            [
+                (
+                    "ORG_QUEUE_ACM_CERTIFICATE_EXPIRY",
+                    certificate_queue.as_str(),
+                ),
+                ("ORG_QUEUE_IAM_ACCESS_KEY_ROTATOR", key_queue.as_str()),
+                ("ORG_RESULTS_QUEUE_URL", results_queue.as_str()),
+                ("ORG_REGIONS", "us-east-1,eu-west-1"),
+                ("ORG_SKIP_DISABLED_REGIONS", "false"),
+            ]
+            .map(|(k, v)| (k.to_owned(), v.to_owned())),
+        );
+        let mut enumerator = FunctionProcess::start(binary, &enumerator_env).await?;
+        let worker_env = |queue: &str| {
+            let mut worker_env = env.to_vec();
+            worker_env.extend(
+                [
+                    ("ORG_MEMBER_ROLE_NAME", MEMBER_ROLE),
+                    ("ORG_WORK_QUEUE_URL", queue),
+                    ("ORG_RESULTS_QUEUE_URL", results_queue.as_str()),
+                ]
+                .map(|(k, v)| (k.to_owned(), v.to_owned())),
+            );
+            worker_env
+        };
+        let mut workers = Vec::new();
+        for _ in 0..concurrency {
+            workers.push((
+                FunctionProcess::start(&certificate_worker, &worker_env(&certificate_queue))
+                    .await?,
+                certificate_queue.clone(),
+                certificate_arn.clone(),
+            ));
+            workers.push((
+                FunctionProcess::start(&key_worker, &worker_env(&key_queue)).await?,
+                key_queue.clone(),
+                key_arn.clone(),
+            ));
+        }
+        network.arm(None, None);
+        let started = Instant::now();
+        let run = expect_ok(
+            enumerator
+                .invoke_within(e2e::scheduled_event()?.to_string(), LONG_RUN)
+                .await?,
+        )?;
+        let enumerated = started.elapsed();
+        let planned = run["queued"]
+            .as_object()
+            .map_or(0, |q| q.values().filter_map(Value::as_u64).sum::<u64>());
+        // Each worker takes the next message of its queue, one at a time, until none is left.
+        let done: Vec<usize> =
+            futures_util::future::join_all(workers.iter_mut().map(|(worker, queue, arn)| {
+                let sqs = &sqs;
+                async move {
+                    let mut done = 0;
+                    loop {
+                        let next = sqs
+                            .receive_message()
+                            .queue_url(queue.as_str())
+                            .max_number_of_messages(1)
+                            .visibility_timeout(900)
+                            .message_system_attribute_names(
+                                aws_sdk_sqs::types::MessageSystemAttributeName::All,
+                            )
+                            .send()
+                            .await?;
+                        let Some(message) = next.messages.unwrap_or_default().into_iter().next()
+                        else {
+                            return Ok::<_, e2e::Error>(done);
+                        };
+                        let record = serde_json::json!({
+                            "messageId": message.message_id,
+                            "receiptHandle": message.receipt_handle,
+                            "body": message.body,
+                            "attributes": {"ApproximateReceiveCount": "1"},
+                            "eventSource": "aws:sqs",
+                            "eventSourceARN": arn.as_str(),
+                        });
+                        let answer = expect_ok(
+                            worker
+                                .invoke_within(sqs_event(&[record]).to_string(), LONG_RUN)
+                                .await?,
+                        )?;
+                        if answer["batchItemFailures"]
+                            .as_array()
+                            .is_some_and(|f| !f.is_empty())
+                        {
+                            return Err(format!("an item failed: {answer}").into());
+                        }
+                        sqs.delete_message()
+                            .queue_url(queue.as_str())
+                            .receipt_handle(message.receipt_handle.unwrap_or_default())
+                            .send()
+                            .await?;
+                        done += 1;
+                    }
+                }
+            }))
+            .await
+            .into_iter()
+            .collect::<Result<_>>()?;
+        let worked = started.elapsed();
+        let report = expect_ok(
+            enumerator
+                .invoke_within(r#"{"phase":"report"}"#.to_owned(), LONG_RUN)
+                .await?,
+        )?;
+        let wall = started.elapsed();
+        if report["reported"].as_array().map_or(0, Vec::len) != 1
+            || done.iter().sum::<usize>() as u64 != planned
+        {
+            return Err(format!(
+                "the run did not complete: {report}, {} of {planned} items",
+                done.iter().sum::<usize>()
+            )
+            .into());
+        }
+        let calls = network.calls();
+        let assume = calls.iter().filter(|c| *c == "AssumeRole").count();
+        rows.push((format!("organization run at worker concurrency {concurrency}: enumerate, {planned} items, report (wall time)"), ms(wall), String::new(), "1".into()));
+        rows.push((
+            format!("  of which enumerating and queueing (concurrency {concurrency})"),
+            ms(enumerated),
+            String::new(),
+            String::new(),
+        ));
+        rows.push((
+            format!("  of which working the items (concurrency {concurrency})"),
+            ms(worked - enumerated),
+            String::new(),
+            String::new(),
+        ));
+        rows.push((
+            format!("calls per account at concurrency {concurrency} (all functions; AssumeRole)"),
+            format!("{:.1}", calls.len() as f64 / (accounts.len() + 1) as f64),
+            String::new(),
+            format!("{assume} AssumeRole"),
+        ));
+        walls.push((concurrency, wall));
+    }
+    if let [(_, first), .., (last_concurrency, last)] = walls.as_slice() {
+        rows.push((
+            format!("speed-up of concurrency {last_concurrency} over 1"),
+            format!(
+                "{:.1}x",
+                first.as_secs_f64() / last.as_secs_f64().max(f64::EPSILON)
+            ),
+            String::new(),
+            String::new(),
+        ));
+    }
+    Ok(rows)
 }
 
 /// Invokes `runs` times on a warm process; each invocation's time.
