@@ -1,9 +1,11 @@
 //! The organization mode end to end on moto: an organization of five active accounts (and one
 //! suspended) in two regions; the enumerator run through the Lambda Runtime API queues the work
-//! items; the certificate scan and the key sweep, fed those messages as SQS events, run in each
-//! member account and alert to the hub's topic with the account and region as attributes. One
-//! account's member role refuses the worker: that item is retried with backoff, alerts once with
-//! its cause and lands in the dead-letter queue, and no other account is affected.
+//! items; the certificate scan, the key sweep and the KMS scan, fed those messages as SQS
+//! events, run in each member account and alert to the hub's topic with the account and region
+//! as attributes. One account's member role refuses the certificate worker: each of its items is
+//! retried with backoff, alerts once with its cause and lands in the dead-letter queue, and no
+//! other account is affected. The enumerator's report phase then publishes the run's digest,
+//! checked word for word.
 
 use e2e::certificates::{self, Key};
 use e2e::faults::{through_proxy, Fault, Faults, HttpFaultProxy, Trigger};
@@ -84,8 +86,16 @@ async fn an_organization_run_covers_every_active_account_and_region_and_isolates
     .await?;
     let (key_url, key_arn) =
         organization::create_queue(&sqs, &moto::unique_name("iam-work"), None).await?;
+    let (kms_url, kms_arn) =
+        organization::create_queue(&sqs, &moto::unique_name("kms-work"), None).await?;
     let (results_url, _) =
         organization::create_queue(&sqs, &moto::unique_name("results"), None).await?;
+    // One KMS key, in beta's eu-west-1, without automatic rotation.
+    let beta_eu = organization::member_config(hub, &beta, OTHER_REGION).await?;
+    aws_sdk_kms::Client::new(&beta_eu)
+        .create_key()
+        .send()
+        .await?;
 
     // The run: accounts times regions, the key sweep once per account.
     let mut enumerator = env
@@ -94,6 +104,7 @@ async fn an_organization_run_covers_every_active_account_and_region_and_isolates
             &[
                 ("ORG_QUEUE_ACM_CERTIFICATE_EXPIRY", &certificate_url),
                 ("ORG_QUEUE_IAM_ACCESS_KEY_ROTATOR", &key_url),
+                ("ORG_QUEUE_KMS_KEY_ROTATION", &kms_url),
                 ("ORG_REGIONS", "us-east-1,eu-west-1"),
                 // moto has no Account Management API (ListRegions).
                 ("ORG_SKIP_DISABLED_REGIONS", "false"),
@@ -106,6 +117,7 @@ async fn an_organization_run_covers_every_active_account_and_region_and_isolates
     assert_eq!(report["inactive_accounts"], 1, "{report}");
     assert_eq!(report["queued"]["acm-certificate-expiry"], 10, "{report}");
     assert_eq!(report["queued"]["iam-access-key-rotator"], 5, "{report}");
+    assert_eq!(report["queued"]["kms-key-rotation"], 10, "{report}");
     let run = report["run"].as_str().ok_or("no run id")?.to_owned();
 
     let worker_settings = |queue: &str| {
@@ -253,6 +265,19 @@ async fn an_organization_run_covers_every_active_account_and_region_and_isolates
         );
     }
 
+    // The KMS scan in each account and region (DRY_RUN by default).
+    let mut kms_env = env.env.clone();
+    kms_env.extend(worker_settings(&kms_url));
+    let mut kms_worker = e2e::runtime::FunctionProcess::start(
+        &e2e::binaries::function_binary("kms-key-rotation")?,
+        &kms_env,
+    )
+    .await?;
+    assert_eq!(
+        organization::deliver_all(&sqs, &kms_url, &kms_arn, &mut kms_worker).await?,
+        (10, 0)
+    );
+
     // What people and machines got, per account and region.
     let alerts = env.inbox.drain().await?;
     let mut certificate_alerts: Vec<(&str, &str)> = alerts
@@ -331,20 +356,29 @@ async fn an_organization_run_covers_every_active_account_and_region_and_isolates
     let hub_account = moto::ACCOUNT.to_owned();
     let nothing = "nothing found";
     let failed = "FAILED (role-not-assumable) after 3 attempt(s)";
-    let mut expected: Vec<(&String, [&str; 3])> = vec![
-        (&alpha, [nothing, "expiring 1", nothing]),
-        (&beta, ["expiring 1", nothing, nothing]),
-        (&gamma, [nothing, "will-not-renew 1", "unchanged 2"]),
-        (&delta, [failed, failed, nothing]),
-        (&hub_account, [nothing, nothing, "unchanged 1"]),
+    // Per account: the certificate scan in eu-west-1 and us-east-1, the key sweep, the KMS scan
+    // in eu-west-1 and us-east-1 (zero counts are not listed).
+    let beta_keys = "automatic 1, kms-rotation-disabled 1";
+    let mut expected: Vec<(&String, [&str; 5])> = vec![
+        (&alpha, [nothing, "expiring 1", nothing, nothing, nothing]),
+        (&beta, ["expiring 1", nothing, nothing, beta_keys, nothing]),
+        (
+            &gamma,
+            [nothing, "will-not-renew 1", "unchanged 2", nothing, nothing],
+        ),
+        (&delta, [failed, failed, nothing, nothing, nothing]),
+        (
+            &hub_account,
+            [nothing, nothing, "unchanged 1", nothing, nothing],
+        ),
     ];
     expected.sort();
     let mut summary = format!(
-        "Run {run} covered 5 active account(s) (1 inactive left out): 13 of 15 item(s) done, 2 failed, 0 without a result."
+        "Run {run} covered 5 active account(s) (1 inactive left out): 23 of 25 item(s) done, 2 failed, 0 without a result."
     );
-    for (account, [acm_eu, acm_us, sweep]) in expected {
+    for (account, [acm_eu, acm_us, sweep, kms_eu, kms_us]) in expected {
         summary.push_str(&format!(
-            "\n- {account}\n  acm-certificate-expiry in eu-west-1: {acm_eu}\n  acm-certificate-expiry in us-east-1: {acm_us}\n  iam-access-key-rotator in us-east-1: {sweep}"
+            "\n- {account}\n  acm-certificate-expiry in eu-west-1: {acm_eu}\n  acm-certificate-expiry in us-east-1: {acm_us}\n  iam-access-key-rotator in us-east-1: {sweep}\n  kms-key-rotation in eu-west-1: {kms_eu}\n  kms-key-rotation in us-east-1: {kms_us}"
         ));
     }
     assert_eq!(digest.document()?["summary"], summary.as_str());
