@@ -9,7 +9,7 @@ use serde::Serialize;
 use serde_json::Value;
 use shared::alert::{Alert, AlertSink, Fact, Severity};
 use shared::config::{ConfigError, Env};
-use shared::organization::work::{is_account_id, plan, ItemResult, Member};
+use shared::organization::work::{is_account_id, is_region, plan, ItemResult, Member};
 use shared::organization::JobName;
 use std::collections::BTreeMap;
 use std::time::SystemTime;
@@ -85,6 +85,12 @@ impl Settings {
         let mut regions = env.list("ORG_REGIONS");
         if regions.is_empty() {
             regions.push(env.required("AWS_REGION")?.to_owned());
+        }
+        if let Some(bad) = regions.iter().find(|r| !is_region(r)) {
+            return Err(ConfigError::Invalid {
+                name: "ORG_REGIONS",
+                reason: format!("{bad:?} is not a region name"),
+            });
         }
         Ok(Self {
             scope,
@@ -723,6 +729,7 @@ mod tests {
             [("ORG_UNITS", "engineering"), ("ORG_ACCOUNTS", "")],
             [("ORG_ACCOUNTS", "111111111111"), ("ORG_UNITS", "ou-ab-1")],
             [("ORG_CONCURRENCY", "0"), ("ORG_UNITS", "")],
+            [("ORG_REGIONS", "eu-west-1,EU_WEST"), ("ORG_UNITS", "")],
         ] {
             let mut pairs = bad.to_vec();
             pairs.push(("AWS_REGION", "eu-west-1"));

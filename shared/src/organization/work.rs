@@ -91,6 +91,18 @@ pub fn is_account_id(text: &str) -> bool {
     text.len() == 12 && text.bytes().all(|b| b.is_ascii_digit())
 }
 
+/// A region name as AWS spells them (`eu-west-1`, `us-gov-west-1`): it goes into endpoints and
+/// ARNs, so nothing else is accepted from a message.
+pub fn is_region(text: &str) -> bool {
+    (4..=32).contains(&text.len())
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && text.contains('-')
+        && !text.starts_with('-')
+        && !text.ends_with('-')
+}
+
 /// Why an (account, region) could not be covered, for the person who must fix it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -391,6 +403,25 @@ mod tests {
             .facts
             .iter()
             .any(|f| f.key == "error" && f.value == "AccessDenied: nope"));
+    }
+
+    #[test]
+    fn regions_are_lowercase_names_with_dashes() {
+        for good in ["eu-west-1", "us-gov-west-1", "ap-southeast-5", "cn-north-1"] {
+            assert!(is_region(good), "{good}");
+        }
+        for bad in [
+            "",
+            "eu",
+            "EU-WEST-1",
+            "eu-west-1/../x",
+            "-eu-west-1",
+            "eu-west-",
+            "eu_west_1",
+            "eu-west-1.evil.com",
+        ] {
+            assert!(!is_region(bad), "{bad}");
+        }
     }
 
     #[test]

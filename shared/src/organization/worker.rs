@@ -4,7 +4,8 @@
 
 use super::member::{MemberAccess, RoleAssumer};
 use super::work::{
-    classify, failure_alert, retry_delay, Cause, ItemResult, Outcome, Tally, WorkItem,
+    classify, failure_alert, is_account_id, is_region, retry_delay, Cause, ItemResult, Outcome,
+    Tally, WorkItem,
 };
 use super::JobName;
 use crate::alert::{Alert, AlertError, AlertSink};
@@ -248,6 +249,10 @@ impl<J: AccountJob, R: RoleAssumer, Q: WorkQueues, A: AlertSink> Worker<J, R, Q,
     /// Whether the message is done with (deleted by Lambda).
     async fn process(&self, record: &SqsRecord, source: &str) -> bool {
         let item = match serde_json::from_str::<WorkItem>(&record.body) {
+            Ok(item) if !is_account_id(&item.account) || !is_region(&item.region) => {
+                tracing::error!(message_id = %record.message_id, account = %item.account, region = %item.region, "a work item whose account or region is malformed; it goes to the dead-letter queue");
+                return false;
+            }
             Ok(item) if item.job == J::JOB => item,
             Ok(item) => {
                 tracing::error!(message_id = %record.message_id, job = item.job.as_str(), expected = J::JOB.as_str(), "a work item for another job reached this function; it goes to the dead-letter queue");

@@ -245,6 +245,7 @@ async fn one_account_failing_never_fails_another_in_the_same_batch() {
                 record("denied", item("111111111111", "ap-south-2"), 3),
                 record("fine", item("222222222222", "eu-west-1"), 1),
                 record("garbage", json!("not a work item"), 1),
+                record("bad-region", item("111111111111", "eu-west-1.example.com"), 1),
                 record("other-job", json!({"run": "r", "job": "kms-key-rotation", "account": "111111111111", "region": "eu-west-1"}), 1),
             ]),
             "worker",
@@ -253,7 +254,7 @@ async fn one_account_failing_never_fails_another_in_the_same_batch() {
         .unwrap();
     assert_eq!(
         answer,
-        json!({"batchItemFailures": [{"itemIdentifier": "denied"}, {"itemIdentifier": "garbage"}, {"itemIdentifier": "other-job"}]})
+        json!({"batchItemFailures": [{"itemIdentifier": "denied"}, {"itemIdentifier": "garbage"}, {"itemIdentifier": "bad-region"}, {"itemIdentifier": "other-job"}]})
     );
     let results = recorded.results.lock().unwrap();
     let outcomes: Vec<(&str, bool)> = results
