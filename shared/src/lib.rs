@@ -17,6 +17,7 @@ pub mod fields;
 pub mod iam;
 pub mod kms;
 pub mod logging;
+pub mod metrics;
 pub mod organization;
 pub mod password;
 pub mod ratelimit;

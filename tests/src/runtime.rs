@@ -176,6 +176,15 @@ impl FunctionProcess {
         }
     }
 
+    /// The Embedded Metric Format documents the function wrote so far, in order.
+    pub fn metric_documents(&self) -> Vec<Value> {
+        self.output()
+            .lines()
+            .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+            .filter(|document| document.get("_aws").is_some())
+            .collect()
+    }
+
     /// Everything the function wrote to stdout and stderr so far.
     pub fn output(&self) -> String {
         self.output.lock().map(|o| o.clone()).unwrap_or_default()

@@ -190,6 +190,36 @@ async fn the_daily_scan_alerts_on_threshold_days_and_on_expired_certificates() {
         assert_eq!(digest_summary.lines().count(), 6, "{digest_summary}");
         assert!(digest_summary.contains("- eleven-days.example.com (warning): expires in 11 days"));
     }
+    // Each scan wrote its metrics (Embedded Metric Format): certificates per standing, and the
+    // fewest days left (the expired certificate's); none in use, so no in-use figure.
+    let metrics = s.function.metric_documents();
+    assert_eq!(
+        metrics.len(),
+        8,
+        "two scans of three standings and a total each"
+    );
+    let last_scan = &metrics[4..];
+    let per_standing: Vec<(&str, f64)> = last_scan
+        .iter()
+        .filter_map(|m| Some((m["standing"].as_str()?, m["Certificates"].as_f64()?)))
+        .collect();
+    assert_eq!(
+        per_standing,
+        [("expired", 1.0), ("expiring", 4.0), ("will-not-renew", 1.0)]
+    );
+    let totals = &last_scan[3];
+    assert_eq!(
+        totals["_aws"]["CloudWatchMetrics"][0]["Namespace"],
+        "CredentialRotation"
+    );
+    assert_eq!(
+        totals["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+        json!([["function"]])
+    );
+    assert_eq!(totals["function"], "acm-certificate-expiry");
+    assert_eq!(totals["CertificatesScanned"], 6.0);
+    assert_eq!(totals["FewestDaysLeft"], -1.0);
+    assert!(totals.get("FewestDaysLeftInUse").is_none());
 }
 
 #[tokio::test]

@@ -173,6 +173,23 @@ async fn a_json_secret_rotates_only_its_password_and_finishes_with_clean_labels(
         "a successful rotation sends no alert: {alerts:?}"
     );
     s.assert_never_disclosed(&secret_values(&after, "password"), &alerts);
+
+    // Metrics: each step's duration by function and step, and one rotation done; no secret name.
+    let metrics = s.function.metric_documents();
+    let steps: Vec<&str> = metrics.iter().filter_map(|m| m["step"].as_str()).collect();
+    assert_eq!(steps, STEPS);
+    assert!(metrics
+        .iter()
+        .filter(|m| m.get("step").is_some())
+        .all(|m| m["StepDuration"].as_f64().is_some_and(|ms| ms > 0.0)));
+    let rotations: Vec<(&str, f64)> = metrics
+        .iter()
+        .filter_map(|m| Some((m["outcome"].as_str()?, m["Rotations"].as_f64()?)))
+        .collect();
+    assert_eq!(rotations, [("rotated", 1.0)]);
+    assert!(metrics
+        .iter()
+        .all(|m| m["function"] == FUNCTION && !m.to_string().contains(&arn)));
 }
 
 #[tokio::test]
@@ -536,6 +553,13 @@ async fn a_failed_step_publishes_exactly_one_readable_and_filterable_alert() {
         .await;
     let result = s.invoke("createSecret", &arn, TOKEN).await;
     assert_eq!(result.error_type(), Some("RotationTargetError"));
+    let failed: Vec<Value> = s.function.metric_documents();
+    assert_eq!(
+        failed
+            .last()
+            .map(|m| (m["outcome"].clone(), m["Rotations"].clone())),
+        Some((json!("failed"), json!(1.0)))
+    );
 
     let alerts = s.inbox.drain().await.unwrap();
     assert_eq!(alerts.len(), 1, "{alerts:?}");

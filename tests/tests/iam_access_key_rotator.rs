@@ -236,6 +236,21 @@ async fn a_dry_run_reports_every_action_and_changes_nothing() {
     let report = function.respond(&scheduled()).await.unwrap();
     assert_eq!(report["dry_run"], true);
     assert_eq!(report["outcomes"]["rotated"], 1);
+    // The sweep's metrics: users per outcome and the oldest active key's age (under a day).
+    let metrics = function.metric_documents();
+    let rotated = metrics.iter().find(|m| m["outcome"] == "rotated").unwrap();
+    assert_eq!(rotated["Users"], 1.0);
+    assert_eq!(
+        rotated["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+        serde_json::json!([["function", "outcome"]])
+    );
+    let totals = metrics
+        .iter()
+        .find(|m| m.get("UsersSwept").is_some())
+        .unwrap();
+    assert_eq!(totals["OldestActiveKeyAgeDays"], 0.0);
+    // Dimensions are bounded: no user name in any metric line.
+    assert!(metrics.iter().all(|m| !m.to_string().contains("dave")));
     let alerts = s.alerts().await;
     let subjects: Vec<&str> = alerts.iter().map(|a| a.subject.as_str()).collect();
     assert!(

@@ -182,6 +182,26 @@ async fn the_daily_scan_enforces_rotation_and_pages_about_keys_deleted_while_in_
     );
     assert_eq!(report["enforcement"], json!({"rotation_enabled": 1}));
     assert_eq!(report["exempt"], 1);
+    // The scan's metrics: keys per class and per compliance, matching the report.
+    let metrics = function.metric_documents();
+    let count = |dimension: &str, value: &str| {
+        metrics
+            .iter()
+            .find(|m| m[dimension] == value)
+            .and_then(|m| m["KmsKeys"].as_f64())
+    };
+    assert_eq!(
+        (
+            count("class", "automatic"),
+            count("class", "manual"),
+            count("class", "pending-deletion")
+        ),
+        (Some(3.0), Some(1.0), Some(2.0))
+    );
+    let compliant = report["compliant"].as_f64().unwrap();
+    assert_eq!(count("compliance", "compliant"), Some(compliant));
+    assert_eq!(count("compliance", "noncompliant"), Some(6.0 - compliant));
+    assert!(metrics.iter().all(|m| m["function"] == "kms-key-rotation"));
 
     // In moto: rotation is now on for the key that lacked it, and still off on the exempt key.
     assert!(s.rotation_enabled(&unrotated).await);

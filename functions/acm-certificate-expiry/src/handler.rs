@@ -14,6 +14,7 @@ use shared::certificates::policy::{
 use shared::certificates::Certificate;
 use shared::config::{ConfigError, Env};
 use shared::expiry::Thresholds;
+use shared::metrics::{MetricLine, Unit};
 use std::collections::BTreeMap;
 use std::time::SystemTime;
 
@@ -77,6 +78,37 @@ pub struct ScanReport {
     pub alerts_sent: usize,
     /// ACM requests made: list pages, descriptions, renewals (SDK retries not counted).
     pub acm_calls: usize,
+    /// The fewest whole days left of any issued certificate, and of any in use (negative: expired).
+    pub fewest_days_left: Option<i64>,
+    pub fewest_days_left_in_use: Option<i64>,
+}
+
+impl ScanReport {
+    /// The scan's metrics: certificates per standing, the fewest days left.
+    pub fn metric_lines(&self, function: &str) -> Vec<MetricLine> {
+        let mut lines: Vec<MetricLine> = self
+            .standings
+            .iter()
+            .map(|(standing, count)| {
+                MetricLine::new(vec![
+                    ("function", function.to_owned()),
+                    ("standing", (*standing).to_owned()),
+                ])
+                .with("Certificates", *count as f64, Unit::Count)
+            })
+            .collect();
+        let mut totals = MetricLine::new(vec![("function", function.to_owned())])
+            .with("CertificatesScanned", self.certificates as f64, Unit::Count)
+            .with("AlertsSent", self.alerts_sent as f64, Unit::Count);
+        if let Some(days) = self.fewest_days_left {
+            totals = totals.with("FewestDaysLeft", days as f64, Unit::Days);
+        }
+        if let Some(days) = self.fewest_days_left_in_use {
+            totals = totals.with("FewestDaysLeftInUse", days as f64, Unit::Days);
+        }
+        lines.push(totals);
+        lines
+    }
 }
 
 /// Lists, describes and assesses every certificate, requests private renewals, and decides the
@@ -156,6 +188,11 @@ impl<I: CertificateInventory, A: AlertSink> CertificateExpiry<I, A> {
         let (mut report, alerts) = self.scanner.scan(now, source).await?;
         let published = publish_all(&self.alerts, &alerts).await;
         report.alerts_sent = published.sent;
+        shared::metrics::emit(
+            shared::metrics::NAMESPACE,
+            &report.metric_lines(source),
+            now.saturating_mul(1000),
+        );
         tracing::info!(
             certificates = report.certificates,
             standings = ?report.standings,
@@ -201,6 +238,14 @@ impl<I: CertificateInventory> Scanner<I> {
                         .standings
                         .entry(assessment.standing.as_str())
                         .or_default() += 1;
+                    if let Some(days) = assessment.days_left {
+                        let fewer =
+                            |fewest: Option<i64>| Some(fewest.map_or(days, |f| f.min(days)));
+                        report.fewest_days_left = fewer(report.fewest_days_left);
+                        if !certificate.in_use_by.is_empty() {
+                            report.fewest_days_left_in_use = fewer(report.fewest_days_left_in_use);
+                        }
+                    }
                     if assessment.standing.at_risk() {
                         at_risk.push((certificate, assessment));
                     }

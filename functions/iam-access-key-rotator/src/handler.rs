@@ -14,6 +14,7 @@ use shared::iam::directory::{DirectoryError, IamUser, KeyDirectory};
 use shared::iam::key_suffix;
 use shared::iam::policy::{decide, Decision, Lifecycle, Plan, UserKeys};
 use shared::iam::vault::{KeyVault, SecretPresence, VaultError};
+use shared::metrics::{MetricLine, Unit};
 use std::collections::BTreeMap;
 use std::time::SystemTime;
 
@@ -152,6 +153,33 @@ pub struct RunReport {
     /// IAM and Secrets Manager requests: user listing pages plus every per-user request (SDK
     /// retries not counted; tag and group listings counted as one page each).
     pub api_calls: usize,
+    /// The age in whole days of the oldest active key seen (before this sweep acted on it).
+    pub oldest_active_key_age_days: Option<i64>,
+}
+
+impl RunReport {
+    /// The sweep's metrics: users per outcome, the oldest active key's age.
+    pub fn metric_lines(&self, function: &str) -> Vec<MetricLine> {
+        let mut lines: Vec<MetricLine> = self
+            .outcomes
+            .iter()
+            .map(|(outcome, count)| {
+                MetricLine::new(vec![
+                    ("function", function.to_owned()),
+                    ("outcome", (*outcome).to_owned()),
+                ])
+                .with("Users", *count as f64, Unit::Count)
+            })
+            .collect();
+        let mut totals = MetricLine::new(vec![("function", function.to_owned())])
+            .with("UsersSwept", self.users as f64, Unit::Count)
+            .with("AlertsSent", self.alerts_sent as f64, Unit::Count);
+        if let Some(days) = self.oldest_active_key_age_days {
+            totals = totals.with("OldestActiveKeyAgeDays", days as f64, Unit::Days);
+        }
+        lines.push(totals);
+        lines
+    }
 }
 
 pub struct Rotator<D, V, A> {
@@ -196,6 +224,8 @@ struct Inspection {
 
 struct UserResult {
     user: IamUser,
+    /// When the user's oldest active key was created (epoch seconds), if it has one.
+    oldest_active_key: Option<i64>,
     owner: Option<String>,
     outcome: Outcome,
     decision: Option<Decision>,
@@ -269,6 +299,14 @@ impl<D: KeyDirectory, V: KeyVault, A: AlertSink> Rotator<D, V, A> {
         let mut alerts = Vec::new();
         while let Some(result) = results.next().await {
             report.api_calls += result.api_calls;
+            if let Some(created) = result.oldest_active_key {
+                let age = shared::expiry::days_left(now, created);
+                report.oldest_active_key_age_days = Some(
+                    report
+                        .oldest_active_key_age_days
+                        .map_or(age, |oldest| oldest.max(age)),
+                );
+            }
             *report.outcomes.entry(result.outcome.label()).or_default() += 1;
             tracing::info!(user = %result.user.name, outcome = result.outcome.label(), dry_run = self.settings.dry_run, "user processed");
             let context = Context {
@@ -299,6 +337,11 @@ impl<D: KeyDirectory, V: KeyVault, A: AlertSink> Rotator<D, V, A> {
         ));
         let published = publish_all(&self.alerts, &alerts).await;
         report.alerts_sent = published.sent;
+        shared::metrics::emit(
+            shared::metrics::NAMESPACE,
+            &report.metric_lines(source),
+            now.saturating_mul(1000),
+        );
         tracing::info!(users = report.users, outcomes = ?report.outcomes, alerts_sent = report.alerts_sent, dry_run = report.dry_run, "run finished");
         published.into_result()?;
         let failed = report.outcomes.get("failed").copied().unwrap_or(0);
@@ -344,6 +387,7 @@ impl<D: KeyDirectory, V: KeyVault, A: AlertSink> Rotator<D, V, A> {
                 };
                 UserResult {
                     user,
+                    oldest_active_key: None,
                     owner: None,
                     outcome,
                     decision: None,
@@ -356,8 +400,16 @@ impl<D: KeyDirectory, V: KeyVault, A: AlertSink> Rotator<D, V, A> {
                     .act(&user, &inspection.state, &decision.plan, presence, now)
                     .await;
                 let writes = nominal_writes(&decision.plan, self.settings.dry_run, presence);
+                let oldest_active_key = inspection
+                    .state
+                    .keys
+                    .iter()
+                    .filter(|key| key.active)
+                    .map(|key| key.created)
+                    .min();
                 UserResult {
                     user,
+                    oldest_active_key,
                     owner: inspection.owner,
                     outcome,
                     decision: Some(decision),

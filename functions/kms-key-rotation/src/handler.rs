@@ -21,6 +21,7 @@ use shared::kms::policy::{
     recent_manual_rotation, successor_tags, ManualRefusal, OnDemandPlan, OnDemandRefusal, Policy,
 };
 use shared::kms::{KeyMetadata, KeyView, SUPERSEDED_BY_TAG};
+use shared::metrics::{MetricLine, Unit};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::SystemTime;
@@ -219,6 +220,38 @@ pub struct ScanReport {
     pub calls: BTreeMap<&'static str, usize>,
     /// Requests per second allowed for each operation.
     pub rate_limits: BTreeMap<&'static str, f64>,
+}
+
+impl ScanReport {
+    /// The scan's metrics: keys per class, keys per compliance.
+    pub fn metric_lines(&self, function: &str) -> Vec<MetricLine> {
+        let line = |dimension: &'static str, value: &str, count: usize| {
+            MetricLine::new(vec![
+                ("function", function.to_owned()),
+                (dimension, value.to_owned()),
+            ])
+            .with("KmsKeys", count as f64, Unit::Count)
+        };
+        let assessed: usize = self.classes.values().sum();
+        let mut lines: Vec<MetricLine> = self
+            .classes
+            .iter()
+            .map(|(class, count)| line("class", class, *count))
+            .collect();
+        lines.push(line("compliance", "compliant", self.compliant));
+        lines.push(line(
+            "compliance",
+            "noncompliant",
+            assessed.saturating_sub(self.compliant),
+        ));
+        lines.push(
+            MetricLine::new(vec![("function", function.to_owned())])
+                .with("KmsKeysScanned", self.keys as f64, Unit::Count)
+                .with("KmsKeysExempt", self.exempt as f64, Unit::Count)
+                .with("AlertsSent", self.alerts_sent as f64, Unit::Count),
+        );
+        lines
+    }
 }
 
 /// A part of a key's state that could not be read is logged and counted; the key is assessed
@@ -468,6 +501,11 @@ impl<K: KeyService, A: AlertSink> KeyRotation<K, A> {
         let published = publish_all(&self.alerts, &alerts).await;
         report.alerts_sent = published.sent;
         report.calls = self.keys.take_calls();
+        shared::metrics::emit(
+            shared::metrics::NAMESPACE,
+            &report.metric_lines(source),
+            now.saturating_mul(1000),
+        );
         tracing::info!(
             keys = report.keys,
             classes = ?report.classes,

@@ -584,8 +584,16 @@ impl<S: SecretStore, T: RotationTarget, A: AlertSink> RotationFunction<S, T, A> 
             step = rotation.step.as_str(),
             version = %rotation.token
         );
+        let function = event.context.env_config.function_name.as_str();
+        let started = std::time::Instant::now();
         async {
-            match self.rotator.run(&rotation).await {
+            let result = self.rotator.run(&rotation).await;
+            crate::metrics::emit(
+                crate::metrics::NAMESPACE,
+                &step_metrics(function, rotation.step, &result, started.elapsed()),
+                crate::time::epoch_seconds(now).saturating_mul(1000),
+            );
+            match result {
                 Ok(report) => {
                     tracing::info!(outcome = ?report.outcome, "rotation step succeeded");
                     Ok(report)
@@ -603,6 +611,49 @@ impl<S: SecretStore, T: RotationTarget, A: AlertSink> RotationFunction<S, T, A> 
         .instrument(span)
         .await
     }
+}
+
+/// A step's metrics: its duration by function and step, and a rotation's outcome when the step
+/// ends one (`rotated`: finishSecret moved `AWSCURRENT`; `failed`: any step failed, so a rotation
+/// Secrets Manager retries counts each failed attempt).
+fn step_metrics(
+    function: &str,
+    step: Step,
+    result: &Result<StepReport, RotationError>,
+    took: std::time::Duration,
+) -> Vec<crate::metrics::MetricLine> {
+    use crate::metrics::{MetricLine, Unit};
+    let mut lines = vec![MetricLine::new(vec![
+        ("function", function.to_owned()),
+        ("step", step.as_str().to_owned()),
+    ])
+    .with(
+        "StepDuration",
+        took.as_secs_f64() * 1000.0,
+        Unit::Milliseconds,
+    )];
+    let outcome = match result {
+        Ok(report)
+            if matches!(
+                report.outcome,
+                Outcome::Finished | Outcome::PendingLabelCleared
+            ) =>
+        {
+            Some("rotated")
+        }
+        Ok(_) => None,
+        Err(_) => Some("failed"),
+    };
+    if let Some(outcome) = outcome {
+        lines.push(
+            MetricLine::new(vec![
+                ("function", function.to_owned()),
+                ("outcome", outcome.to_owned()),
+            ])
+            .with("Rotations", 1.0, Unit::Count),
+        );
+    }
+    lines
 }
 
 /// The secret's name from its ARN (`arn:...:secret:NAME-AbCdEf`, the suffix being six random
