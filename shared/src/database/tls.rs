@@ -20,9 +20,10 @@ pub struct TlsSettings {
     pub mode: TlsMode,
     /// The `DB_CA_BUNDLE` certificates, each accepted by rustls at start-up.
     bundle: Vec<CertificateDer<'static>>,
-    /// The system's roots that rustls accepts, then the bundle: read once, at the first TLS
-    /// connection (a directory of PEM files costs milliseconds to read and parse).
-    roots: OnceLock<Vec<CertificateDer<'static>>>,
+    /// The system's roots that rustls accepts, then the bundle, and the same parsed into rustls's
+    /// store: read and parsed once, at the first TLS connection (a directory of PEM files costs
+    /// milliseconds to read and parse).
+    roots: OnceLock<(Vec<CertificateDer<'static>>, rustls::RootCertStore)>,
 }
 
 impl TlsSettings {
@@ -76,25 +77,27 @@ impl TlsSettings {
 
     /// Every trusted root, each one rustls accepts (system roots it refuses are skipped).
     pub fn roots(&self) -> &[CertificateDer<'static>] {
+        &self.loaded().0
+    }
+
+    /// The roots as rustls's store (parsed when they were loaded, not again).
+    pub fn root_store(&self) -> rustls::RootCertStore {
+        self.loaded().1.clone()
+    }
+
+    fn loaded(&self) -> &(Vec<CertificateDer<'static>>, rustls::RootCertStore) {
         self.roots.get_or_init(|| {
             let mut roots: Vec<CertificateDer<'static>> = Vec::new();
-            let mut check = rustls::RootCertStore::empty();
-            for certificate in rustls_native_certs::load_native_certs().certs {
-                if check.add(certificate.clone()).is_ok() {
+            let mut store = rustls::RootCertStore::empty();
+            let native = rustls_native_certs::load_native_certs().certs;
+            // The bundle's certificates were each accepted at start-up.
+            for certificate in native.into_iter().chain(self.bundle.iter().cloned()) {
+                if store.add(certificate.clone()).is_ok() {
                     roots.push(certificate);
                 }
             }
-            roots.extend(self.bundle.iter().cloned());
-            roots
+            (roots, store)
         })
-    }
-
-    /// The roots as rustls's store.
-    pub fn root_store(&self) -> rustls::RootCertStore {
-        let mut store = rustls::RootCertStore::empty();
-        // Each was accepted once already, so none is refused now.
-        store.add_parsable_certificates(self.roots().iter().cloned());
-        store
     }
 }
 
