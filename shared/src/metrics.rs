@@ -46,6 +46,26 @@ impl MetricLine {
     }
 }
 
+/// One line per entry of `counts`: `metric` = the count, under the function and `dimension` =
+/// the entry's name (certificates per standing, users per outcome, keys per class).
+pub fn counts_by<'a>(
+    function: &str,
+    dimension: &'static str,
+    metric: &'static str,
+    counts: impl IntoIterator<Item = (&'a &'static str, &'a usize)>,
+) -> Vec<MetricLine> {
+    counts
+        .into_iter()
+        .map(|(name, count)| {
+            MetricLine::new(vec![
+                ("function", function.to_owned()),
+                (dimension, (*name).to_owned()),
+            ])
+            .with(metric, *count as f64, Unit::Count)
+        })
+        .collect()
+}
+
 /// The EMF document of a line, at `timestamp_ms` (milliseconds since the epoch).
 pub fn emf(namespace: &str, line: &MetricLine, timestamp_ms: i64) -> Value {
     let dimension_names: Vec<&str> = line.dimensions.iter().map(|(name, _)| *name).collect();

@@ -14,7 +14,7 @@ use shared::certificates::policy::{
 use shared::certificates::Certificate;
 use shared::config::{ConfigError, Env};
 use shared::expiry::Thresholds;
-use shared::metrics::{MetricLine, Unit};
+use shared::metrics::{counts_by, MetricLine, Unit};
 use std::collections::BTreeMap;
 use std::time::SystemTime;
 
@@ -86,17 +86,7 @@ pub struct ScanReport {
 impl ScanReport {
     /// The scan's metrics: certificates per standing, the fewest days left.
     pub fn metric_lines(&self, function: &str) -> Vec<MetricLine> {
-        let mut lines: Vec<MetricLine> = self
-            .standings
-            .iter()
-            .map(|(standing, count)| {
-                MetricLine::new(vec![
-                    ("function", function.to_owned()),
-                    ("standing", (*standing).to_owned()),
-                ])
-                .with("Certificates", *count as f64, Unit::Count)
-            })
-            .collect();
+        let mut lines = counts_by(function, "standing", "Certificates", &self.standings);
         let mut totals = MetricLine::new(vec![("function", function.to_owned())])
             .with("CertificatesScanned", self.certificates as f64, Unit::Count)
             .with("AlertsSent", self.alerts_sent as f64, Unit::Count);

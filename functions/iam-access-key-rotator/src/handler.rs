@@ -14,7 +14,7 @@ use shared::iam::directory::{DirectoryError, IamUser, KeyDirectory};
 use shared::iam::key_suffix;
 use shared::iam::policy::{decide, Decision, Lifecycle, Plan, UserKeys};
 use shared::iam::vault::{KeyVault, SecretPresence, VaultError};
-use shared::metrics::{MetricLine, Unit};
+use shared::metrics::{counts_by, MetricLine, Unit};
 use std::collections::BTreeMap;
 use std::time::SystemTime;
 
@@ -160,17 +160,7 @@ pub struct RunReport {
 impl RunReport {
     /// The sweep's metrics: users per outcome, the oldest active key's age.
     pub fn metric_lines(&self, function: &str) -> Vec<MetricLine> {
-        let mut lines: Vec<MetricLine> = self
-            .outcomes
-            .iter()
-            .map(|(outcome, count)| {
-                MetricLine::new(vec![
-                    ("function", function.to_owned()),
-                    ("outcome", (*outcome).to_owned()),
-                ])
-                .with("Users", *count as f64, Unit::Count)
-            })
-            .collect();
+        let mut lines = counts_by(function, "outcome", "Users", &self.outcomes);
         let mut totals = MetricLine::new(vec![("function", function.to_owned())])
             .with("UsersSwept", self.users as f64, Unit::Count)
             .with("AlertsSent", self.alerts_sent as f64, Unit::Count);

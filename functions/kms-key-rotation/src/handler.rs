@@ -21,7 +21,7 @@ use shared::kms::policy::{
     recent_manual_rotation, successor_tags, ManualRefusal, OnDemandPlan, OnDemandRefusal, Policy,
 };
 use shared::kms::{KeyMetadata, KeyView, SUPERSEDED_BY_TAG};
-use shared::metrics::{MetricLine, Unit};
+use shared::metrics::{counts_by, MetricLine, Unit};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::SystemTime;
@@ -225,24 +225,17 @@ pub struct ScanReport {
 impl ScanReport {
     /// The scan's metrics: keys per class, keys per compliance.
     pub fn metric_lines(&self, function: &str) -> Vec<MetricLine> {
-        let line = |dimension: &'static str, value: &str, count: usize| {
-            MetricLine::new(vec![
-                ("function", function.to_owned()),
-                (dimension, value.to_owned()),
-            ])
-            .with("KmsKeys", count as f64, Unit::Count)
-        };
         let assessed: usize = self.classes.values().sum();
-        let mut lines: Vec<MetricLine> = self
-            .classes
-            .iter()
-            .map(|(class, count)| line("class", class, *count))
-            .collect();
-        lines.push(line("compliance", "compliant", self.compliant));
-        lines.push(line(
+        let compliance = [
+            ("compliant", self.compliant),
+            ("noncompliant", assessed.saturating_sub(self.compliant)),
+        ];
+        let mut lines = counts_by(function, "class", "KmsKeys", &self.classes);
+        lines.extend(counts_by(
+            function,
             "compliance",
-            "noncompliant",
-            assessed.saturating_sub(self.compliant),
+            "KmsKeys",
+            compliance.iter().map(|(name, count)| (name, count)),
         ));
         lines.push(
             MetricLine::new(vec![("function", function.to_owned())])
