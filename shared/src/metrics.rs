@@ -4,7 +4,7 @@
 
 use serde_json::{json, Map, Value};
 
-/// `METRICS_NAMESPACE` default.
+/// The namespace of every metric.
 pub const NAMESPACE: &str = "CredentialRotation";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,13 +95,14 @@ pub fn emf(namespace: &str, line: &MetricLine, timestamp_ms: i64) -> Value {
     Value::Object(document)
 }
 
-/// Writes each line to standard output, whole (the log agent reads a metric per line).
-pub fn emit(namespace: &str, lines: &[MetricLine], timestamp_ms: i64) {
+/// Writes each line to standard output, whole (the log agent reads a metric per line), in
+/// [`NAMESPACE`].
+pub fn emit(lines: &[MetricLine], timestamp_ms: i64) {
     use std::io::Write;
     let mut out = std::io::stdout().lock();
     for line in lines {
         // A metric that cannot be written is not worth failing the scan for.
-        let _ = writeln!(out, "{}", emf(namespace, line, timestamp_ms));
+        let _ = writeln!(out, "{}", emf(NAMESPACE, line, timestamp_ms));
     }
 }
 

@@ -109,28 +109,43 @@ pub async fn receive_records(
 ) -> Result<Vec<Value>> {
     let mut records = Vec::new();
     loop {
-        let messages = sqs
-            .receive_message()
-            .queue_url(url)
-            .max_number_of_messages(10)
-            .visibility_timeout(300)
-            .message_system_attribute_names(aws_sdk_sqs::types::MessageSystemAttributeName::All)
-            .send()
-            .await?
-            .messages
-            .unwrap_or_default();
-        if messages.is_empty() {
+        let batch = receive_up_to(sqs, url, arn, 10).await?;
+        if batch.is_empty() {
             return Ok(records);
         }
-        for message in messages {
+        records.extend(batch);
+    }
+}
+
+/// At most `max` visible messages (1 to 10) as event source mapping records; see
+/// [`receive_records`].
+pub async fn receive_up_to(
+    sqs: &aws_sdk_sqs::Client,
+    url: &str,
+    arn: &str,
+    max: i32,
+) -> Result<Vec<Value>> {
+    let messages = sqs
+        .receive_message()
+        .queue_url(url)
+        .max_number_of_messages(max)
+        .visibility_timeout(300)
+        .message_system_attribute_names(aws_sdk_sqs::types::MessageSystemAttributeName::All)
+        .send()
+        .await?
+        .messages
+        .unwrap_or_default();
+    let region = arn.split(':').nth(3).unwrap_or_default();
+    Ok(messages
+        .into_iter()
+        .map(|message| {
             let attributes: serde_json::Map<String, Value> = message
                 .attributes
                 .unwrap_or_default()
                 .into_iter()
                 .map(|(name, value)| (name.as_str().to_owned(), Value::String(value)))
                 .collect();
-            let region = arn.split(':').nth(3).unwrap_or_default();
-            records.push(json!({
+            json!({
                 "messageId": message.message_id,
                 "receiptHandle": message.receipt_handle,
                 "body": message.body,
@@ -140,9 +155,9 @@ pub async fn receive_records(
                 "eventSource": "aws:sqs",
                 "eventSourceARN": arn,
                 "awsRegion": region,
-            }));
-        }
-    }
+            })
+        })
+        .collect())
 }
 
 /// An SQS event of these records.

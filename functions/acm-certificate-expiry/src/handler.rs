@@ -178,11 +178,7 @@ impl<I: CertificateInventory, A: AlertSink> CertificateExpiry<I, A> {
         let (mut report, alerts) = self.scanner.scan(now, source).await?;
         let published = publish_all(&self.alerts, &alerts).await;
         report.alerts_sent = published.sent;
-        shared::metrics::emit(
-            shared::metrics::NAMESPACE,
-            &report.metric_lines(source),
-            now.saturating_mul(1000),
-        );
+        shared::metrics::emit(&report.metric_lines(source), now.saturating_mul(1000));
         tracing::info!(
             certificates = report.certificates,
             standings = ?report.standings,

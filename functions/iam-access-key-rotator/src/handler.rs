@@ -290,6 +290,7 @@ impl<D: KeyDirectory, V: KeyVault, A: AlertSink> Rotator<D, V, A> {
         while let Some(result) = results.next().await {
             report.api_calls += result.api_calls;
             if let Some(created) = result.oldest_active_key {
+                // Whole days from the key's creation to now.
                 let age = shared::expiry::days_left(now, created);
                 report.oldest_active_key_age_days = Some(
                     report
@@ -327,11 +328,7 @@ impl<D: KeyDirectory, V: KeyVault, A: AlertSink> Rotator<D, V, A> {
         ));
         let published = publish_all(&self.alerts, &alerts).await;
         report.alerts_sent = published.sent;
-        shared::metrics::emit(
-            shared::metrics::NAMESPACE,
-            &report.metric_lines(source),
-            now.saturating_mul(1000),
-        );
+        shared::metrics::emit(&report.metric_lines(source), now.saturating_mul(1000));
         tracing::info!(users = report.users, outcomes = ?report.outcomes, alerts_sent = report.alerts_sent, dry_run = report.dry_run, "run finished");
         published.into_result()?;
         let failed = report.outcomes.get("failed").copied().unwrap_or(0);

@@ -494,11 +494,7 @@ impl<K: KeyService, A: AlertSink> KeyRotation<K, A> {
         let published = publish_all(&self.alerts, &alerts).await;
         report.alerts_sent = published.sent;
         report.calls = self.keys.take_calls();
-        shared::metrics::emit(
-            shared::metrics::NAMESPACE,
-            &report.metric_lines(source),
-            now.saturating_mul(1000),
-        );
+        shared::metrics::emit(&report.metric_lines(source), now.saturating_mul(1000));
         tracing::info!(
             keys = report.keys,
             classes = ?report.classes,

@@ -297,18 +297,10 @@ fn sqs_error<E: std::error::Error>(operation: &str, error: &E) -> String {
 
 impl ResultsQueue for SqsResultsQueue {
     async fn send_manifest(&self, manifest: &RunManifest) -> Result<(), String> {
-        let body = serde_json::to_string(&ResultsMessage::Manifest {
+        let message = ResultsMessage::Manifest {
             manifest: manifest.clone(),
-        })
-        .map_err(|e| e.to_string())?;
-        self.client
-            .send_message()
-            .queue_url(&self.url)
-            .message_body(body)
-            .send()
-            .await
-            .map_err(|e| sqs_error("SendMessage", &e))?;
-        Ok(())
+        };
+        shared::organization::send_json(&self.client, &self.url, &message).await
     }
 
     async fn receive_all(&self) -> Result<Vec<Received>, String> {

@@ -36,6 +36,29 @@ impl From<WorkerError> for Diagnostic {
     }
 }
 
+/// Sends `body` as JSON, one message, to the queue at `url` (the results queue: items' outcomes
+/// from the workers, runs' manifests from the enumerator).
+pub async fn send_json(
+    client: &aws_sdk_sqs::Client,
+    url: &str,
+    body: &impl Serialize,
+) -> Result<(), String> {
+    let body = serde_json::to_string(body).map_err(|e| e.to_string())?;
+    client
+        .send_message()
+        .queue_url(url)
+        .message_body(body)
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| {
+            format!(
+                "SQS SendMessage failed: {}",
+                aws_sdk_sqs::error::DisplayErrorContext(&e)
+            )
+        })
+}
+
 /// The production worker.
 pub type AwsWorker<J> = Worker<J, StsRoles, SqsQueues, SnsAlerts>;
 

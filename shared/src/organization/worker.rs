@@ -110,18 +110,10 @@ impl WorkQueues for SqsQueues {
     }
 
     async fn report(&self, result: &ItemResult) -> Result<(), String> {
-        let Some(url) = &self.results_queue_url else {
-            return Ok(());
-        };
-        let body = serde_json::to_string(result).map_err(|e| e.to_string())?;
-        self.client
-            .send_message()
-            .queue_url(url)
-            .message_body(body)
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|e| aws_sdk_sqs::error::DisplayErrorContext(&e).to_string())
+        match &self.results_queue_url {
+            Some(url) => super::send_json(&self.client, url, result).await,
+            None => Ok(()),
+        }
     }
 }
 

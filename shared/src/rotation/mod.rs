@@ -589,7 +589,6 @@ impl<S: SecretStore, T: RotationTarget, A: AlertSink> RotationFunction<S, T, A> 
         async {
             let result = self.rotator.run(&rotation).await;
             crate::metrics::emit(
-                crate::metrics::NAMESPACE,
                 &step_metrics(function, rotation.step, &result, started.elapsed()),
                 crate::time::epoch_seconds(now).saturating_mul(1000),
             );

@@ -665,7 +665,8 @@ async fn organization_rows(
     network: &Faults,
 ) -> Result<Vec<Row>> {
     use e2e::organization::{
-        create_organization, create_queue, member_config, sqs_event, MEMBER_ROLE,
+        create_organization, create_queue, delete_done, member_config, receive_up_to, sqs_event,
+        MEMBER_ROLE,
     };
     let sibling = |name: &str| -> Result<PathBuf> {
         let path = binary
@@ -794,44 +795,15 @@ async fn organization_rows(
                 async move {
                     let mut done = 0;
                     loop {
-                        let next = sqs
-                            .receive_message()
-                            .queue_url(queue.as_str())
-                            .max_number_of_messages(1)
-                            .visibility_timeout(900)
-                            .message_system_attribute_names(
-                                aws_sdk_sqs::types::MessageSystemAttributeName::All,
-                            )
-                            .send()
-                            .await?;
-                        let Some(message) = next.messages.unwrap_or_default().into_iter().next()
-                        else {
+                        let Some(record) = receive_up_to(sqs, queue, arn, 1).await?.pop() else {
                             return Ok::<_, e2e::Error>(done);
                         };
-                        let record = serde_json::json!({
-                            "messageId": message.message_id,
-                            "receiptHandle": message.receipt_handle,
-                            "body": message.body,
-                            "attributes": {"ApproximateReceiveCount": "1"},
-                            "eventSource": "aws:sqs",
-                            "eventSourceARN": arn.as_str(),
-                        });
-                        let answer = expect_ok(
-                            worker
-                                .invoke_within(sqs_event(&[record]).to_string(), LONG_RUN)
-                                .await?,
-                        )?;
-                        if answer["batchItemFailures"]
-                            .as_array()
-                            .is_some_and(|f| !f.is_empty())
-                        {
+                        let record = std::slice::from_ref(&record);
+                        let event = sqs_event(record).to_string();
+                        let answer = expect_ok(worker.invoke_within(event, LONG_RUN).await?)?;
+                        if !delete_done(sqs, queue, record, &answer).await?.is_empty() {
                             return Err(format!("an item failed: {answer}").into());
                         }
-                        sqs.delete_message()
-                            .queue_url(queue.as_str())
-                            .receipt_handle(message.receipt_handle.unwrap_or_default())
-                            .send()
-                            .await?;
                         done += 1;
                     }
                 }
