@@ -56,6 +56,13 @@ pub async fn load_sdk_config(retries: RetryConfig) -> SdkConfig {
         .await
 }
 
+/// The account id of an ARN (`arn:partition:service:region:account:...`), if it has one.
+pub fn arn_account(arn: &str) -> Option<&str> {
+    arn.split(':')
+        .nth(4)
+        .filter(|account| crate::organization::work::is_account_id(account))
+}
+
 /// The partition a region belongs to, as ARNs spell it.
 pub fn partition(region: &str) -> &'static str {
     if region.starts_with("cn-") {
@@ -75,6 +82,14 @@ pub fn partition(region: &str) -> &'static str {
 mod tests {
     use super::*;
     use aws_config::retry::RetryMode;
+
+    #[test]
+    fn accounts_come_from_arns() {
+        let function = "arn:aws:lambda:eu-west-1:111122223333:function:scan";
+        assert_eq!(arn_account(function), Some("111122223333"));
+        assert_eq!(arn_account("arn:aws:s3:::bucket"), None);
+        assert_eq!(arn_account("not an arn"), None);
+    }
 
     #[test]
     fn regions_map_to_their_partition() {

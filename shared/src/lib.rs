@@ -14,6 +14,7 @@ pub mod config;
 pub mod database;
 pub mod expiry;
 pub mod fields;
+pub mod findings;
 pub mod iam;
 pub mod kms;
 pub mod logging;

@@ -12,6 +12,8 @@ pub struct Startup<S> {
     /// `AWS_LAMBDA_FUNCTION_NAME` (set by Lambda; `local` outside it): who acts, in the session
     /// names of assumed roles.
     pub function_name: String,
+    /// `SECURITY_HUB_FINDINGS` (false): publish findings to Security Hub.
+    pub security_hub: bool,
 }
 
 /// Installs the JSON logs, reads the environment once, validates the function's settings, the
@@ -27,14 +29,16 @@ pub async fn start<S>(settings: impl FnOnce(&Env) -> Result<S, ConfigError>) -> 
             settings,
             crate::alert::topic_arn_from_env(&env)?,
             crate::aws::retry_config(&env)?,
+            crate::findings::aws::enabled_from_env(&env)?,
         ))
     });
     match validated {
-        Ok((settings, alert_topic_arn, retries)) => Startup {
+        Ok((settings, alert_topic_arn, retries, security_hub)) => Startup {
             settings,
             alert_topic_arn,
             sdk: crate::aws::load_sdk_config(retries).await,
             function_name: env.string_or("AWS_LAMBDA_FUNCTION_NAME", "local"),
+            security_hub,
         },
         Err(error) => {
             tracing::error!(%error, "invalid configuration; the function cannot start");

@@ -14,6 +14,7 @@ pub mod organization;
 pub mod postgres;
 pub mod rotation;
 pub mod runtime;
+pub mod securityhub;
 pub mod tls;
 
 /// The workspace root (this crate lives in `<root>/tests`).

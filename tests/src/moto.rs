@@ -105,20 +105,7 @@ impl Moto {
     /// alerts, the per-protocol texts (`email`, `sqs`, ...). Read from moto's state dump, which
     /// shows what an email subscriber would get, something no queue subscription can.
     pub fn published(&self, topic_arn: &str) -> Result<Vec<(String, serde_json::Value)>> {
-        use std::io::{Read, Write};
-        let mut stream = TcpStream::connect(("127.0.0.1", self.port))?;
-        write!(
-            stream,
-            "GET /moto-api/data.json HTTP/1.0\r\nHost: 127.0.0.1:{}\r\n\r\n",
-            self.port
-        )?;
-        let mut response = String::new();
-        stream.read_to_string(&mut response)?;
-        let body = response
-            .split_once("\r\n\r\n")
-            .map(|(_, body)| body)
-            .ok_or("malformed moto response")?;
-        let state: serde_json::Value = serde_json::from_str(body)?;
+        let state = self.json("GET", "/moto-api/data.json", &[], "")?;
         let topics = state["sns"]["Topic"]
             .as_array()
             .cloned()
@@ -141,6 +128,71 @@ impl Moto {
                 (n[2].as_str().unwrap_or_default().to_owned(), message)
             })
             .collect())
+    }
+}
+
+impl Moto {
+    /// Security Hub's findings in `region` (moto's default account) exactly as stored: the JSON
+    /// documents the functions sent, which the SDK's types would not show field by field.
+    pub fn security_hub_findings(&self, region: &str) -> Result<Vec<serde_json::Value>> {
+        // moto takes the region from the (unverified) credential scope.
+        let authorization = format!(
+            "AWS4-HMAC-SHA256 Credential=testing/20261202/{region}/securityhub/aws4_request, SignedHeaders=host, Signature=0"
+        );
+        let mut findings = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let mut request = serde_json::json!({"MaxResults": 100});
+            if let Some(token) = &token {
+                request["NextToken"] = token.clone().into();
+            }
+            let page = self.json(
+                "POST",
+                "/findings",
+                &[
+                    ("Authorization", &authorization),
+                    ("Content-Type", "application/json"),
+                ],
+                &request.to_string(),
+            )?;
+            findings.extend(page["Findings"].as_array().cloned().unwrap_or_default());
+            match page["NextToken"].as_str() {
+                Some(next) if !next.is_empty() => token = Some(next.to_owned()),
+                _ => return Ok(findings),
+            }
+        }
+    }
+
+    /// One plain HTTP/1.0 request to moto, its JSON answer.
+    fn json(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &str,
+    ) -> Result<serde_json::Value> {
+        use std::io::{Read, Write};
+        let mut stream = TcpStream::connect(("127.0.0.1", self.port))?;
+        let mut request = format!(
+            "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1:{}\r\nContent-Length: {}\r\n",
+            self.port,
+            body.len()
+        );
+        for (name, value) in headers {
+            request.push_str(&format!("{name}: {value}\r\n"));
+        }
+        request.push_str("\r\n");
+        request.push_str(body);
+        stream.write_all(request.as_bytes())?;
+        let mut response = String::new();
+        stream.read_to_string(&mut response)?;
+        let (head, body) = response
+            .split_once("\r\n\r\n")
+            .ok_or("malformed moto response")?;
+        if !head.starts_with("HTTP/1.0 200") && !head.starts_with("HTTP/1.1 200") {
+            return Err(format!("moto answered {path}: {head} {body}").into());
+        }
+        Ok(serde_json::from_str(body)?)
     }
 }
 

@@ -6,7 +6,7 @@ use futures_util::stream::{self, StreamExt};
 use lambda_runtime::{Diagnostic, LambdaEvent};
 use serde::Serialize;
 use serde_json::{json, Value};
-use shared::alert::{publish_all, Alert, AlertSink, UnpublishedAlerts};
+use shared::alert::{publish_all, Alert, AlertSink, Severity, UnpublishedAlerts};
 use shared::certificates::acm::{AcmError, CertificateInventory};
 use shared::certificates::policy::{
     assess, certificate_alert, digest_alert, wants_private_renewal, Assessment,
@@ -14,9 +14,14 @@ use shared::certificates::policy::{
 use shared::certificates::Certificate;
 use shared::config::{ConfigError, Env};
 use shared::expiry::Thresholds;
+use shared::findings::aws::{publish_scan, SecurityHub};
+use shared::findings::{FindingsReport, Problem, ResourceType, Scope};
 use shared::metrics::{counts_by, MetricLine, Unit};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::SystemTime;
+
+/// The Security Hub check this function's findings belong to.
+pub const FINDINGS_CHECK: &str = "certificate-expiry";
 
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -81,6 +86,9 @@ pub struct ScanReport {
     /// The fewest whole days left of any issued certificate, and of any in use (negative: expired).
     pub fewest_days_left: Option<i64>,
     pub fewest_days_left_in_use: Option<i64>,
+    /// What the scan did to its Security Hub findings (when they are turned on).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub findings: Option<FindingsReport>,
 }
 
 impl ScanReport {
@@ -111,16 +119,18 @@ pub struct Scanner<I> {
 pub struct CertificateExpiry<I, A> {
     scanner: Scanner<I>,
     alerts: A,
+    findings: Option<SecurityHub>,
 }
 
 impl<I: CertificateInventory, A: AlertSink> CertificateExpiry<I, A> {
-    pub fn new(inventory: I, alerts: A, settings: Settings) -> Self {
+    pub fn new(inventory: I, alerts: A, settings: Settings, findings: Option<SecurityHub>) -> Self {
         Self {
             scanner: Scanner {
                 inventory,
                 settings,
             },
             alerts,
+            findings,
         }
     }
 
@@ -132,7 +142,10 @@ impl<I: CertificateInventory, A: AlertSink> CertificateExpiry<I, A> {
         let parsed = Event::parse(&event.payload, partition)
             .inspect_err(|error| tracing::error!(%error, "rejected an event"))?;
         match parsed {
-            Event::Scheduled => Ok(json!(self.scan(now, source).await?)),
+            Event::Scheduled => {
+                let account = shared::aws::arn_account(&event.context.invoked_function_arn);
+                Ok(json!(self.scan(now, source, account).await?))
+            }
             Event::Unhandled {
                 source: event_source,
                 detail_type,
@@ -174,10 +187,23 @@ impl<I: CertificateInventory, A: AlertSink> CertificateExpiry<I, A> {
         Ok(json!({"alerts": 1, "kind": alert.kind, "resource": alert.resource}))
     }
 
-    pub async fn scan(&self, now: i64, source: &str) -> Result<ScanReport, HandlerError> {
-        let (mut report, alerts) = self.scanner.scan(now, source).await?;
+    /// The daily scan of `account` (the one the clients act in; from the invoked function's ARN)
+    /// and the settings' region.
+    pub async fn scan(
+        &self,
+        now: i64,
+        source: &str,
+        account: Option<&str>,
+    ) -> Result<ScanReport, HandlerError> {
+        let (mut report, alerts, problems, unread) = self.scanner.scan(now, source).await?;
         let published = publish_all(&self.alerts, &alerts).await;
         report.alerts_sent = published.sent;
+        if let Some(store) = &self.findings {
+            let scope =
+                account.map(|a| Scope::new(a, &self.scanner.settings.region, FINDINGS_CHECK));
+            report.findings =
+                Some(publish_scan(store, scope.as_ref(), problems, &unread, now).await);
+        }
         shared::metrics::emit(&report.metric_lines(source), now.saturating_mul(1000));
         tracing::info!(
             certificates = report.certificates,
@@ -193,13 +219,13 @@ impl<I: CertificateInventory, A: AlertSink> CertificateExpiry<I, A> {
     }
 }
 
+/// What a scan found: its report (without `alerts_sent`), the alerts to send, the findings'
+/// problems (every certificate at risk that a person should act on, alert day or not), and the
+/// certificates it could not describe.
+type Scanned = (ScanReport, Vec<Alert>, Vec<Problem>, BTreeSet<String>);
+
 impl<I: CertificateInventory> Scanner<I> {
-    /// The report (without `alerts_sent`) and the alerts to send.
-    pub async fn scan(
-        &self,
-        now: i64,
-        source: &str,
-    ) -> Result<(ScanReport, Vec<Alert>), HandlerError> {
+    pub async fn scan(&self, now: i64, source: &str) -> Result<Scanned, HandlerError> {
         let listing = self.inventory.list().await.map_err(HandlerError::List)?;
         let mut report = ScanReport {
             certificates: listing.arns.len(),
@@ -216,6 +242,7 @@ impl<I: CertificateInventory> Scanner<I> {
             })
             .buffer_unordered(self.settings.concurrency);
         let mut at_risk: Vec<(Certificate, Assessment)> = Vec::new();
+        let mut unread = BTreeSet::new();
         while let Some((arn, result)) = described.next().await {
             match result {
                 Ok(Some(certificate)) => {
@@ -243,6 +270,7 @@ impl<I: CertificateInventory> Scanner<I> {
                 Err(error) => {
                     tracing::error!(certificate = %arn, %error, "could not describe a certificate; it is left out of this scan");
                     report.describe_errors += 1;
+                    unread.insert(arn);
                 }
             }
         }
@@ -251,6 +279,7 @@ impl<I: CertificateInventory> Scanner<I> {
         at_risk.sort_unstable_by(|a, b| a.0.arn.cmp(&b.0.arn));
 
         let mut alerts = Vec::new();
+        let mut problems = Vec::new();
         for (certificate, assessment) in &at_risk {
             let renewal_requested = self
                 .renew_if_wanted(certificate, assessment, &mut report)
@@ -263,6 +292,18 @@ impl<I: CertificateInventory> Scanner<I> {
                 alert_today = assessment.alert_today,
                 "certificate at risk"
             );
+            // A finding stays open every day a person should act, not only on alert days.
+            if assessment.severity > Severity::Info {
+                let alert = certificate_alert(
+                    certificate,
+                    assessment,
+                    assessment.severity,
+                    renewal_requested,
+                    source,
+                    now,
+                );
+                problems.push(Problem::from_alert(&alert, ResourceType::AcmCertificate));
+            }
             if let Some(severity) = assessment.alert() {
                 let alert = certificate_alert(
                     certificate,
@@ -284,7 +325,7 @@ impl<I: CertificateInventory> Scanner<I> {
         {
             alerts.push(triggered_by(digest, "scan"));
         }
-        Ok((report, alerts))
+        Ok((report, alerts, problems, unread))
     }
 
     async fn renew_if_wanted(
@@ -455,7 +496,8 @@ mod tests {
     #[tokio::test]
     async fn a_scan_assesses_renews_and_alerts_on_what_moto_cannot_show() {
         let (scanner, renew) = scanner(true);
-        let (report, alerts) = scanner.scan(NOW, "acm-certificate-expiry").await.unwrap();
+        let (report, alerts, problems, unread) =
+            scanner.scan(NOW, "acm-certificate-expiry").await.unwrap();
         assert_eq!(report.certificates, 4);
         assert_eq!(report.describe_errors, 1);
         assert_eq!(
@@ -494,12 +536,27 @@ mod tests {
         assert!(alerts[1].summary.contains("in use by 1 resource"));
         assert!(alerts[1].summary.contains("waiting for domain validation"));
         assert!(alerts.iter().all(|a| a.attributes["trigger"] == "scan"));
+        // A finding for each certificate at risk, with the alert's words; the certificate that
+        // could not be described keeps whatever finding it has.
+        let found: Vec<(&str, &str)> = problems
+            .iter()
+            .map(|p| (p.resource_id.as_str(), p.title.as_str()))
+            .collect();
+        let alerted: Vec<(&str, &str)> = alerts[..2]
+            .iter()
+            .map(|a| (a.resource.as_str(), a.title.as_str()))
+            .collect();
+        assert_eq!(found, alerted);
+        assert_eq!(unread.len(), 1);
+        assert!(unread
+            .iter()
+            .all(|arn| !found.iter().any(|(f, _)| f == arn)));
     }
 
     #[tokio::test]
     async fn private_renewal_is_off_unless_enabled() {
         let (scanner, renew) = scanner(false);
-        let (report, alerts) = scanner.scan(NOW, "f").await.unwrap();
+        let (report, alerts, _, _) = scanner.scan(NOW, "f").await.unwrap();
         assert_eq!((report.renewals_requested, renew.num_calls()), (0, 0));
         assert!(!alerts[0].summary.contains("requested its renewal"));
         assert!(alerts[0]

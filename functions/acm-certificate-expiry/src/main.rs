@@ -4,6 +4,7 @@
 //! - `ALERT_THRESHOLDS_DAYS` (`45,30,14,7,3,1`): days before expiry on which to alert.
 //! - `RENEW_PRIVATE_CERTIFICATES` (false): request renewal of private certificates near expiry.
 //! - `SCAN_CONCURRENCY` (8): `DescribeCertificate` calls in flight at once, 1 to 64.
+//! - `SECURITY_HUB_FINDINGS` (false): a finding per certificate at risk, archived once it is not.
 //! - `ORG_MEMBER_ROLE_NAME` and the other `ORG_*` settings (none: single-account mode): the
 //!   organization mode's worker (see `shared::organization::worker::WorkerSettings`).
 //! - `LOG_LEVEL` (info).
@@ -16,6 +17,7 @@ use handler::{CertificateExpiry, Settings};
 use shared::alert::SnsAlerts;
 use shared::certificates::acm::AcmInventory;
 use shared::config::{ConfigError, Env};
+use shared::findings::aws::SecurityHub;
 use shared::organization::worker::WorkerSettings;
 
 fn configuration(env: &Env) -> Result<(Settings, Option<WorkerSettings>), ConfigError> {
@@ -30,6 +32,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let worker = organization.map(|organization| {
         let job = member::MemberScan {
             settings: settings.clone(),
+            security_hub: started.security_hub,
         };
         let (sdk, topic) = (&started.sdk, &started.alert_topic_arn);
         shared::organization::aws_worker(job, organization, sdk, topic, &started.function_name)
@@ -41,6 +44,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
             started.alert_topic_arn,
         ),
         settings,
+        SecurityHub::when_enabled(started.security_hub, &started.sdk),
     );
     shared::organization::serve(worker, |event| function.handle(event)).await
 }

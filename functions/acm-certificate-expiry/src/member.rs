@@ -4,6 +4,7 @@ use crate::handler::{CertificateExpiry, Settings};
 use aws_config::SdkConfig;
 use shared::alert::AlertSink;
 use shared::certificates::acm::AcmInventory;
+use shared::findings::aws::SecurityHub;
 use shared::organization::work::{Tally, WorkItem};
 use shared::organization::worker::{AccountJob, ScopedAlerts};
 use shared::organization::JobName;
@@ -11,6 +12,8 @@ use std::time::SystemTime;
 
 pub struct MemberScan {
     pub settings: Settings,
+    /// Publish Security Hub findings, in the member account and region.
+    pub security_hub: bool,
 }
 
 impl AccountJob for MemberScan {
@@ -19,7 +22,7 @@ impl AccountJob for MemberScan {
     async fn run<A: AlertSink>(
         &self,
         member: &SdkConfig,
-        _: &WorkItem,
+        item: &WorkItem,
         alerts: ScopedAlerts<'_, A>,
         now: SystemTime,
         source: &str,
@@ -32,9 +35,14 @@ impl AccountJob for MemberScan {
             AcmInventory::new(aws_sdk_acm::Client::new(member)),
             alerts,
             settings,
+            SecurityHub::when_enabled(self.security_hub, member),
         );
         let report = function
-            .scan(shared::time::epoch_seconds(now), source)
+            .scan(
+                shared::time::epoch_seconds(now),
+                source,
+                Some(&item.account),
+            )
             .await
             .map_err(|error| shared::text::with_causes(&error))?;
         Ok(Tally::new(&report.standings, report.alerts_sent))

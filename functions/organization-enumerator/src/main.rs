@@ -51,7 +51,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     } = started.settings;
     let sqs = aws_sdk_sqs::Client::new(&started.sdk);
     // The topic is the hub's own: its account is the one this function runs in.
-    let own_account = started.alert_topic_arn.split(':').nth(4).map(str::to_owned);
+    let own_account = shared::aws::arn_account(&started.alert_topic_arn).map(str::to_owned);
     let enumerator = Enumerator {
         directory: Organizations::new(aws_sdk_organizations::Client::new(&started.sdk)),
         regions: AccountRegions::new(aws_sdk_account::Client::new(&started.sdk), own_account),
