@@ -94,10 +94,10 @@ pub fn asff_violations(finding: &Value) -> Vec<String> {
         Some(resources) if !resources.is_empty() && resources.len() <= 32 => {
             for resource in resources {
                 for field in ["Type", "Id"] {
-                    if !resource
+                    if resource
                         .get(field)
                         .and_then(Value::as_str)
-                        .is_some_and(|v| !v.is_empty())
+                        .is_none_or(str::is_empty)
                     {
                         problems.push(format!("Resources[].{field}: required string missing"));
                     }
@@ -122,7 +122,7 @@ pub fn asff_violations(finding: &Value) -> Vec<String> {
         }
     }
     if let Some(text) = finding.pointer("/Remediation/Recommendation/Text") {
-        if !text.as_str().is_some_and(|t| t.chars().count() <= 512) {
+        if text.as_str().is_none_or(|t| t.chars().count() > 512) {
             problems.push(format!(
                 "Remediation.Recommendation.Text: {text} is not a string of at most 512"
             ));
