@@ -659,3 +659,71 @@ async fn each_documented_event_becomes_its_alert() {
     );
     assert!(s.alerts().await.is_empty());
 }
+
+/// Security Hub: a finding per key and problem (none for a compliant key), archived and
+/// resolved on the scan after the problem is fixed. Documents checked against ASFF as stored.
+#[tokio::test]
+async fn findings_follow_each_key_problem_until_it_is_fixed() {
+    let region = "ap-northeast-2";
+    let s = setup(region).await;
+    let moto = Moto::shared().unwrap();
+    let unrotated = s.symmetric(&[]).await;
+    let compliant = s.symmetric(&[]).await;
+    s.kms
+        .enable_key_rotation()
+        .key_id(&compliant)
+        .send()
+        .await
+        .unwrap();
+    let mut function = s.start(&[("SECURITY_HUB_FINDINGS", "true")]).await;
+    let report = function
+        .respond(&e2e::scheduled_event().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        report["security_hub"],
+        json!({"opened": 1, "updated": 0, "resolved": 0, "failed": 0})
+    );
+    let stored = moto.security_hub_findings(region).unwrap();
+    assert_eq!(stored.len(), 1, "{stored:#?}");
+    let finding = &stored[0];
+    let violations = e2e::securityhub::asff_violations(finding);
+    assert!(violations.is_empty(), "{violations:?}\n{finding:#}");
+    assert_eq!(finding["Resources"][0]["Type"], "AwsKmsKey");
+    assert!(finding["Resources"][0]["Id"]
+        .as_str()
+        .unwrap()
+        .ends_with(&format!(":key/{unrotated}")));
+    assert!(finding["Id"]
+        .as_str()
+        .unwrap()
+        .contains("/kms-rotation-disabled/"));
+    assert_eq!(finding["Compliance"]["Status"], "FAILED");
+    assert_eq!(finding["Severity"]["Label"], "MEDIUM");
+    assert!(finding["Remediation"]["Recommendation"]["Text"]
+        .as_str()
+        .unwrap()
+        .contains("enable-key-rotation"));
+
+    s.kms
+        .enable_key_rotation()
+        .key_id(&unrotated)
+        .send()
+        .await
+        .unwrap();
+    let report = function
+        .respond(&e2e::scheduled_event().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        report["security_hub"],
+        json!({"opened": 0, "updated": 0, "resolved": 1, "failed": 0})
+    );
+    let stored = moto.security_hub_findings(region).unwrap();
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0]["Id"], finding["Id"]);
+    assert_eq!(stored[0]["RecordState"], "ARCHIVED");
+    assert_eq!(stored[0]["Compliance"]["Status"], "PASSED");
+    assert_eq!(stored[0]["Workflow"]["Status"], "RESOLVED");
+    assert!(e2e::securityhub::asff_violations(&stored[0]).is_empty());
+}

@@ -88,7 +88,7 @@ pub struct ScanReport {
     pub fewest_days_left_in_use: Option<i64>,
     /// What the scan did to its Security Hub findings (when they are turned on).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub findings: Option<FindingsReport>,
+    pub security_hub: Option<FindingsReport>,
 }
 
 impl ScanReport {
@@ -201,7 +201,7 @@ impl<I: CertificateInventory, A: AlertSink> CertificateExpiry<I, A> {
         if let Some(store) = &self.findings {
             let scope =
                 account.map(|a| Scope::new(a, &self.scanner.settings.region, FINDINGS_CHECK));
-            report.findings =
+            report.security_hub =
                 Some(publish_scan(store, scope.as_ref(), problems, &unread, now).await);
         }
         shared::metrics::emit(&report.metric_lines(source), now.saturating_mul(1000));

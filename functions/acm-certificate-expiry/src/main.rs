@@ -4,7 +4,8 @@
 //! - `ALERT_THRESHOLDS_DAYS` (`45,30,14,7,3,1`): days before expiry on which to alert.
 //! - `RENEW_PRIVATE_CERTIFICATES` (false): request renewal of private certificates near expiry.
 //! - `SCAN_CONCURRENCY` (8): `DescribeCertificate` calls in flight at once, 1 to 64.
-//! - `SECURITY_HUB_FINDINGS` (false): a finding per certificate at risk, archived once it is not.
+//! - `SECURITY_HUB_FINDINGS` (false): a finding per certificate at risk and problem, archived
+//!   once it is gone.
 //! - `ORG_MEMBER_ROLE_NAME` and the other `ORG_*` settings (none: single-account mode): the
 //!   organization mode's worker (see `shared::organization::worker::WorkerSettings`).
 //! - `LOG_LEVEL` (info).

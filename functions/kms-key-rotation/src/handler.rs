@@ -15,10 +15,13 @@ use shared::alert::{publish_all, Alert, AlertSink, UnpublishedAlerts};
 use shared::calls::when;
 use shared::config::{ConfigError, Env};
 use shared::fields::quoted;
+use shared::findings::aws::{publish_scan, SecurityHub};
+use shared::findings::{FindingsReport, Problem, ResourceType, Scope};
 use shared::kms::aws::{Alias, KeyService, KmsError, NewKey, OnDemandStart};
 use shared::kms::policy::{
     assess, check_manual, check_on_demand, choose_successor, plan_on_demand, reads_for,
-    recent_manual_rotation, successor_tags, ManualRefusal, OnDemandPlan, OnDemandRefusal, Policy,
+    recent_manual_rotation, successor_tags, Finding, ManualRefusal, OnDemandPlan, OnDemandRefusal,
+    Policy,
 };
 use shared::kms::{KeyMetadata, KeyView, SUPERSEDED_BY_TAG};
 use shared::metrics::{counts_by, MetricLine, Unit};
@@ -220,6 +223,9 @@ pub struct ScanReport {
     pub calls: BTreeMap<&'static str, usize>,
     /// Requests per second allowed for each operation.
     pub rate_limits: BTreeMap<&'static str, f64>,
+    /// What the scan did to its Security Hub findings (when they are turned on).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub security_hub: Option<FindingsReport>,
 }
 
 impl ScanReport {
@@ -269,12 +275,14 @@ pub struct KeyRotation<K, A> {
     alerts: A,
     settings: Settings,
     rate_limits: BTreeMap<&'static str, f64>,
+    findings: Option<SecurityHub>,
 }
 
 enum Read {
     Found(Box<KeyView>),
     Vanished,
-    Failed,
+    /// The key id that could not be described.
+    Failed(String),
 }
 
 impl<K: KeyService, A: AlertSink> KeyRotation<K, A> {
@@ -283,12 +291,14 @@ impl<K: KeyService, A: AlertSink> KeyRotation<K, A> {
         alerts: A,
         settings: Settings,
         rate_limits: BTreeMap<&'static str, f64>,
+        findings: Option<SecurityHub>,
     ) -> Self {
         Self {
             keys,
             alerts,
             settings,
             rate_limits,
+            findings,
         }
     }
 
@@ -301,7 +311,10 @@ impl<K: KeyService, A: AlertSink> KeyRotation<K, A> {
         self.keys.take_calls();
         let outcome = match parse_request(&event.payload, partition) {
             Err(error) => Err(error),
-            Ok(Request::Event(Event::Scheduled)) => self.scan(now, &source).await.map(|r| json!(r)),
+            Ok(Request::Event(Event::Scheduled)) => {
+                let account = shared::aws::arn_account(&event.context.invoked_function_arn);
+                self.scan(now, &source, account).await.map(|r| json!(r))
+            }
             Ok(Request::Event(Event::Unhandled {
                 source: event_source,
                 detail_type,
@@ -360,7 +373,7 @@ impl<K: KeyService, A: AlertSink> KeyRotation<K, A> {
             }
             Err(error) => {
                 tracing::error!(key_id = %id, %error, "could not describe a key; it is left out of this scan");
-                return Read::Failed;
+                return Read::Failed(id.to_owned());
             }
         };
         let reads = reads_for(&key, &self.settings.policy, now);
@@ -382,7 +395,14 @@ impl<K: KeyService, A: AlertSink> KeyRotation<K, A> {
         }))
     }
 
-    pub async fn scan(&self, now: i64, source: &str) -> Result<ScanReport, HandlerError> {
+    /// The scan of every key of `account` (the one the clients act in; from the invoked
+    /// function's ARN) in the settings' region.
+    pub async fn scan(
+        &self,
+        now: i64,
+        source: &str,
+        account: Option<&str>,
+    ) -> Result<ScanReport, HandlerError> {
         // The three listings do not depend on each other.
         let (ids, aliases, tags) = tokio::join!(
             self.keys.list_keys(),
@@ -429,6 +449,8 @@ impl<K: KeyService, A: AlertSink> KeyRotation<K, A> {
         .buffer_unordered(self.settings.concurrency);
         let mut tally = KeyTally::default();
         let mut listed: Vec<ListedKey> = Vec::new();
+        // Keys whose findings stay as they are: not described, or assessed without every read.
+        let mut unread_ids: Vec<String> = Vec::new();
         while let Some(read) = reads.next().await {
             let view = match read {
                 Read::Found(view) => view,
@@ -436,12 +458,16 @@ impl<K: KeyService, A: AlertSink> KeyRotation<K, A> {
                     report.vanished += 1;
                     continue;
                 }
-                Read::Failed => {
+                Read::Failed(id) => {
                     report.describe_errors += 1;
+                    unread_ids.push(id);
                     continue;
                 }
             };
             let assessment = assess(&view, &self.settings.policy, now);
+            if !assessment.evidence.complete {
+                unread_ids.push(view.key.id.clone());
+            }
             tally.add(&assessment);
             *report.classes.entry(assessment.class.label()).or_default() += 1;
             report.exempt += usize::from(assessment.exemption.is_some());
@@ -493,6 +519,16 @@ impl<K: KeyService, A: AlertSink> KeyRotation<K, A> {
         ));
         let published = publish_all(&self.alerts, &alerts).await;
         report.alerts_sent = published.sent;
+        if let Some(store) = &self.findings {
+            let scope = account.map(|a| Scope::new(a, &self.settings.region, FINDINGS_CHECK));
+            let unread = unread_ids
+                .iter()
+                .filter_map(|id| Some(key_arn(scope.as_ref()?, id)))
+                .collect();
+            let problems = problems(&listed, &enforced, source, now);
+            report.security_hub =
+                Some(publish_scan(store, scope.as_ref(), problems, &unread, now).await);
+        }
         report.calls = self.keys.take_calls();
         shared::metrics::emit(&report.metric_lines(source), now.saturating_mul(1000));
         tracing::info!(
@@ -759,6 +795,47 @@ impl<K: KeyService, A: AlertSink> KeyRotation<K, A> {
             "resumed": rotated.resumed,
         }))
     }
+}
+
+// The tests are long enough for a file of their own.
+/// The Security Hub check this function's findings belong to.
+pub const FINDINGS_CHECK: &str = "kms-key-rotation";
+
+/// The ARN of a key of the scope's account and region (a key that could not be described has
+/// only its listed id).
+fn key_arn(scope: &Scope, key_id: &str) -> String {
+    format!(
+        "arn:{}:kms:{}:{}:key/{key_id}",
+        scope.partition(),
+        scope.region,
+        scope.account
+    )
+}
+
+/// A finding per key and problem, in the alert's words: every problem of every listed key,
+/// alert day or not, except rotation the scan has just enabled.
+fn problems(
+    listed: &[ListedKey],
+    enforced: &BTreeMap<String, Enforced>,
+    source: &str,
+    now: i64,
+) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    for (view, assessment) in listed.iter().map(|key| &**key) {
+        let rotation_enabled = matches!(enforced.get(&view.key.id), Some(Enforced::Enabled { .. }));
+        for finding in &assessment.findings {
+            let fixed_now = rotation_enabled
+                && matches!(
+                    finding,
+                    Finding::RotationDisabled | Finding::PeriodTooLong { .. }
+                );
+            if !fixed_now {
+                let alert = key_alert(view, assessment, finding, source, now);
+                problems.push(Problem::from_alert(&alert, ResourceType::KmsKey));
+            }
+        }
+    }
+    problems
 }
 
 // The tests are long enough for a file of their own.

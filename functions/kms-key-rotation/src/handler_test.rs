@@ -165,6 +165,7 @@ fn function(
             alerts,
             settings(dry_run),
             rates,
+            None,
         ),
         published,
     )
@@ -394,6 +395,7 @@ async fn without_tags_the_scan_fails_rather_than_enforce_on_exempt_keys() {
         alerts,
         settings(false),
         BTreeMap::new(),
+        None,
     );
     let error = function.handle(invoke(scheduled())).await.unwrap_err();
     assert!(matches!(error, HandlerError::List(_)), "{error}");

@@ -13,6 +13,7 @@
 //!   may use; the rest stays for production traffic.
 //! - `ORG_MEMBER_ROLE_NAME` and the other `ORG_*` settings (none: single-account mode): the
 //!   organization mode's worker (see `shared::organization::worker::WorkerSettings`).
+//! - `SECURITY_HUB_FINDINGS` (false): a finding per key and problem, archived once it is gone.
 //! - `LOG_LEVEL` (info).
 
 mod events;
@@ -23,6 +24,7 @@ mod notices;
 use handler::{KeyRotation, Settings};
 use shared::alert::SnsAlerts;
 use shared::config::{ConfigError, Env};
+use shared::findings::aws::SecurityHub;
 use shared::kms::aws::{AwsKeyService, Limits};
 use shared::organization::worker::WorkerSettings;
 
@@ -53,6 +55,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         let job = member::MemberScan {
             settings: settings.clone(),
             quota_share_percent,
+            security_hub: started.security_hub,
         };
         let (sdk, topic) = (&started.sdk, &started.alert_topic_arn);
         shared::organization::aws_worker(job, organization, sdk, topic, &started.function_name)
@@ -71,6 +74,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         ),
         settings,
         rates,
+        SecurityHub::when_enabled(started.security_hub, &started.sdk),
     );
     shared::organization::serve(worker, |event| function.handle(event)).await
 }

@@ -4,6 +4,7 @@
 use crate::handler::{KeyRotation, Settings};
 use aws_config::SdkConfig;
 use shared::alert::AlertSink;
+use shared::findings::aws::SecurityHub;
 use shared::kms::aws::{AwsKeyService, Limits};
 use shared::organization::work::{Tally, WorkItem};
 use shared::organization::worker::{AccountJob, ScopedAlerts};
@@ -13,6 +14,8 @@ use std::time::SystemTime;
 pub struct MemberScan {
     pub settings: Settings,
     pub quota_share_percent: u32,
+    /// Publish Security Hub findings, in the member account and region.
+    pub security_hub: bool,
 }
 
 impl AccountJob for MemberScan {
@@ -40,9 +43,14 @@ impl AccountJob for MemberScan {
             alerts,
             settings,
             rates,
+            SecurityHub::when_enabled(self.security_hub, member),
         );
         let report = function
-            .scan(shared::time::epoch_seconds(now), source)
+            .scan(
+                shared::time::epoch_seconds(now),
+                source,
+                Some(&item.account),
+            )
             .await
             .map_err(|error| shared::text::with_causes(&error))?;
         let mut tally = Tally::new(

@@ -431,6 +431,7 @@ mod tests {
 
     fn problem(resource: &str) -> Problem {
         Problem {
+            kind: "certificate-expiring",
             resource_type: ResourceType::AcmCertificate,
             resource_id: resource.to_owned(),
             title: format!("Certificate {resource} expires in 3 days"),
@@ -477,8 +478,14 @@ mod tests {
                 ))
             })
             .collect();
-        let flaky = scope().finding_id("arn:aws:acm:eu-west-1:111122223333:certificate/007");
-        let stubborn = scope().finding_id("arn:aws:acm:eu-west-1:111122223333:certificate/120");
+        let flaky = scope().finding_id(
+            "certificate-expiring",
+            "arn:aws:acm:eu-west-1:111122223333:certificate/007",
+        );
+        let stubborn = scope().finding_id(
+            "certificate-expiring",
+            "arn:aws:acm:eu-west-1:111122223333:certificate/120",
+        );
         let refusal = |id: &str| {
             BatchImportFindingsOutput::builder()
                 .failed_count(1)

@@ -63,6 +63,9 @@ impl ResourceType {
 /// What a check found wrong with one resource today.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
+    /// The problem's stable name (the alert's kind, e.g. `certificate-expiring`): one finding per
+    /// resource and problem.
+    pub kind: &'static str,
     pub resource_type: ResourceType,
     /// The resource's ARN (an access key's id: access keys have no ARN).
     pub resource_id: String,
@@ -76,6 +79,7 @@ impl Problem {
     /// The problem an alert describes: the same words a person reads in the alert.
     pub fn from_alert(alert: &Alert, resource_type: ResourceType) -> Self {
         Self {
+            kind: alert.kind,
             resource_type,
             resource_id: alert.resource.clone(),
             title: alert.title.clone(),
@@ -123,26 +127,21 @@ impl Scope {
         )
     }
 
-    /// The same id for the same resource and check on every scan. A resource id too long for
-    /// ASFF's 512 characters is replaced by its FNV-1a hash (still stable, still unique enough
-    /// within one account's resources of one check).
-    pub fn finding_id(&self, resource_id: &str) -> String {
-        let id = format!(
-            "{}/{}/{}/{resource_id}",
+    /// The same id for the same problem of the same resource on every scan. A resource id too
+    /// long for ASFF's 512 characters is replaced by its FNV-1a hash (still stable, and unique
+    /// enough within one account's resources of one check).
+    pub fn finding_id(&self, kind: &str, resource_id: &str) -> String {
+        let prefix = format!(
+            "{}/{}/{}/{kind}",
             self.generator_id(),
             self.region,
             self.account
         );
+        let id = format!("{prefix}/{resource_id}");
         if id.chars().count() <= MAX_ID_CHARS {
             return id;
         }
-        format!(
-            "{}/{}/{}/fnv1a-{:016x}",
-            self.generator_id(),
-            self.region,
-            self.account,
-            fnv1a(resource_id.as_bytes())
-        )
+        format!("{prefix}/fnv1a-{:016x}", fnv1a(resource_id.as_bytes()))
     }
 }
 
@@ -237,7 +236,7 @@ impl Finding {
     /// A problem found today, keeping `first_seen` when a finding for it is already open.
     fn failed(scope: &Scope, problem: Problem, first_seen: Option<String>, now: &str) -> Self {
         Self {
-            id: scope.finding_id(&problem.resource_id),
+            id: scope.finding_id(problem.kind, &problem.resource_id),
             product_arn: scope.product_arn(),
             generator_id: scope.generator_id(),
             account: scope.account.clone(),
@@ -329,11 +328,14 @@ pub fn plan(
         .map(|f| (f.id.clone(), f))
         .collect();
     let mut plan = Plan::default();
-    // One finding per resource: a second problem for the same resource in one scan replaces
-    // the first (checks report their worst problem per resource).
+    // One finding per resource and problem: the same problem reported twice in one scan is
+    // one finding (the last report's words).
     let mut by_id: BTreeMap<String, Problem> = BTreeMap::new();
     for problem in problems {
-        by_id.insert(scope.finding_id(&problem.resource_id), problem);
+        by_id.insert(
+            scope.finding_id(problem.kind, &problem.resource_id),
+            problem,
+        );
     }
     for (id, problem) in by_id {
         let first_seen = open.remove(&id).map(|f| f.created_at);

@@ -13,6 +13,7 @@ fn arn(name: &str) -> String {
 
 fn problem(name: &str, severity: Severity) -> Problem {
     Problem {
+        kind: "certificate-expiring",
         resource_type: ResourceType::AcmCertificate,
         resource_id: arn(name),
         title: format!("Certificate {name} expires soon"),
@@ -58,7 +59,7 @@ fn a_new_problem_opens_a_failed_active_finding_in_asff_terms() {
         finding,
         &Finding {
             id: format!(
-                "credential-rotation/certificate-expiry/eu-west-1/111122223333/{}",
+                "credential-rotation/certificate-expiry/eu-west-1/111122223333/certificate-expiring/{}",
                 arn("a")
             ),
             product_arn: "arn:aws:securityhub:eu-west-1:111122223333:product/111122223333/default"
@@ -181,7 +182,7 @@ fn findings_of_other_checks_accounts_regions_or_already_archived_are_never_touch
 }
 
 #[test]
-fn two_problems_for_one_resource_make_one_finding() {
+fn one_problem_reported_twice_makes_one_finding_and_two_problems_two() {
     let planned = plan(
         &scope(),
         vec![
@@ -195,6 +196,18 @@ fn two_problems_for_one_resource_make_one_finding() {
     );
     assert_eq!(planned.imports.len(), 1);
     assert_eq!(planned.imports[0].severity, "HIGH");
+    let mut expired = problem("a", Severity::Critical);
+    expired.kind = "certificate-expired";
+    let planned = plan(
+        &scope(),
+        vec![expired],
+        day_one(&["a"]),
+        &none(),
+        None,
+        DAY2,
+    );
+    // The certificate expired: the expiring finding is resolved, an expired one opened.
+    assert_eq!((planned.opened, planned.resolved), (1, 1));
 }
 
 #[test]
@@ -208,11 +221,16 @@ fn severities_map_to_asff_labels() {
 #[test]
 fn ids_stay_within_asff_limits_and_stable() {
     let long = "x".repeat(600);
-    let id = scope().finding_id(&long);
+    let id = scope().finding_id("certificate-expiring", &long);
     assert!(id.chars().count() <= MAX_ID_CHARS, "{id}");
-    assert_eq!(id, scope().finding_id(&long));
-    assert_ne!(id, scope().finding_id(&"y".repeat(600)));
-    assert!(id.starts_with("credential-rotation/certificate-expiry/eu-west-1/111122223333/fnv1a-"));
+    assert_eq!(id, scope().finding_id("certificate-expiring", &long));
+    assert_ne!(
+        id,
+        scope().finding_id("certificate-expiring", &"y".repeat(600))
+    );
+    assert!(id.starts_with(
+        "credential-rotation/certificate-expiry/eu-west-1/111122223333/certificate-expiring/fnv1a-"
+    ));
 }
 
 #[test]
