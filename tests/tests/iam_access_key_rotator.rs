@@ -510,3 +510,68 @@ async fn storing_a_new_key_makes_only_the_calls_its_secrets_state_needs() {
         assert_eq!(stored["AccessKeyId"], keys[1].0.as_str(), "{user}");
     }
 }
+
+/// Security Hub: a dry run leaves an overdue key active, so it gets a finding (ASFF checked as
+/// stored); the real run rotates it, and the finding is archived and resolved.
+#[tokio::test]
+async fn an_overdue_key_has_a_finding_until_it_is_rotated() {
+    let s = setup().await;
+    let moto = Moto::shared().unwrap();
+    s.user("overdue", &[], 1).await;
+    let key = s.keys("overdue").await[0].0.clone();
+    sleep(1.5).await;
+    let settings = [
+        ("KEY_ROTATION_AGE", "1s"),
+        ("SECURITY_HUB_FINDINGS", "true"),
+    ];
+    let mut dry = s.start(&settings).await;
+    let report = dry.respond(&scheduled()).await.unwrap();
+    assert_eq!(
+        report["security_hub"],
+        json!({"opened": 1, "updated": 0, "resolved": 0, "failed": 0})
+    );
+    let ours = |findings: Vec<Value>| -> Vec<Value> {
+        findings
+            .into_iter()
+            .filter(|f| f["Resources"][0]["Id"] == key.as_str())
+            .collect()
+    };
+    let stored = ours(moto.security_hub_findings(REGION).unwrap());
+    assert_eq!(stored.len(), 1);
+    let finding = &stored[0];
+    let violations = e2e::securityhub::asff_violations(finding);
+    assert!(violations.is_empty(), "{violations:?}\n{finding:#}");
+    assert_eq!(finding["Resources"][0]["Type"], "AwsIamAccessKey");
+    assert_eq!(
+        finding["GeneratorId"],
+        "credential-rotation/iam-access-key-age"
+    );
+    assert_eq!(finding["Compliance"]["Status"], "FAILED");
+    assert!(finding["Title"]
+        .as_str()
+        .unwrap()
+        .contains("of IAM user overdue"));
+    assert!(finding["Remediation"]["Recommendation"]["Text"]
+        .as_str()
+        .unwrap()
+        .contains("DRY_RUN=false"));
+
+    let mut real = s
+        .start(&[
+            ("KEY_ROTATION_AGE", "1s"),
+            ("SECURITY_HUB_FINDINGS", "true"),
+            ("DRY_RUN", "false"),
+        ])
+        .await;
+    let report = real.respond(&scheduled()).await.unwrap();
+    assert_eq!(report["outcomes"], json!({"rotated": 1}), "{report}");
+    assert_eq!(
+        report["security_hub"],
+        json!({"opened": 0, "updated": 0, "resolved": 1, "failed": 0})
+    );
+    let stored = ours(moto.security_hub_findings(REGION).unwrap());
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0]["Id"], finding["Id"]);
+    assert_eq!(stored[0]["RecordState"], "ARCHIVED");
+    assert_eq!(stored[0]["Workflow"]["Status"], "RESOLVED");
+}

@@ -202,7 +202,7 @@ impl<I: CertificateInventory, A: AlertSink> CertificateExpiry<I, A> {
             let scope =
                 account.map(|a| Scope::new(a, &self.scanner.settings.region, FINDINGS_CHECK));
             report.security_hub =
-                Some(publish_scan(store, scope.as_ref(), problems, &unread, now).await);
+                Some(publish_scan(store, scope.as_ref(), problems, &unread, None, now).await);
         }
         shared::metrics::emit(&report.metric_lines(source), now.saturating_mul(1000));
         tracing::info!(

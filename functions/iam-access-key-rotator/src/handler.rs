@@ -2,20 +2,24 @@
 //! users. Reads each user's state, decides with [`shared::iam::policy::decide`], acts (unless
 //! dry run), and reports.
 
-use crate::notices::{outcome_alert, summary_alert, upcoming_alert, Context, Outcome};
+use crate::notices::{
+    key_problems, outcome_alert, summary_alert, upcoming_alert, Context, Outcome,
+};
 use futures_util::stream::{self, StreamExt};
 use lambda_runtime::{Diagnostic, LambdaEvent};
 use serde::Serialize;
 use serde_json::Value;
 use shared::alert::{publish_all, AlertSink, UnpublishedAlerts};
 use shared::config::{ConfigError, Env};
+use shared::findings::aws::{publish_scan, SecurityHub};
+use shared::findings::{FindingsReport, Scope};
 use shared::iam::creation::{creation_record, ROTATOR_RECORD};
 use shared::iam::directory::{DirectoryError, IamUser, KeyDirectory};
-use shared::iam::key_suffix;
 use shared::iam::policy::{decide, Decision, Lifecycle, Plan, UserKeys};
 use shared::iam::vault::{KeyVault, SecretPresence, VaultError};
+use shared::iam::{key_suffix, AccessKey};
 use shared::metrics::{counts_by, MetricLine, Unit};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::SystemTime;
 
 /// The user tag that records when one of the user's keys was deactivated (`<prefix><key id>`).
@@ -155,6 +159,9 @@ pub struct RunReport {
     pub api_calls: usize,
     /// The age in whole days of the oldest active key seen (before this sweep acted on it).
     pub oldest_active_key_age_days: Option<i64>,
+    /// What the run did to its Security Hub findings (when they are turned on).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub security_hub: Option<FindingsReport>,
 }
 
 impl RunReport {
@@ -177,7 +184,11 @@ pub struct Rotator<D, V, A> {
     vault: V,
     alerts: A,
     settings: Settings,
+    findings: Option<SecurityHub>,
 }
+
+/// The Security Hub check this function's findings belong to.
+pub const FINDINGS_CHECK: &str = "iam-access-key-age";
 
 /// The write requests a plan makes when it succeeds (a new secret's creation counts as one more).
 fn nominal_writes(plan: &Plan, dry_run: bool, presence: SecretPresence) -> usize {
@@ -219,17 +230,26 @@ struct UserResult {
     owner: Option<String>,
     outcome: Outcome,
     decision: Option<Decision>,
+    /// The user's keys as read (none when they could not be read).
+    keys: Vec<AccessKey>,
     /// IAM and Secrets Manager requests made for this user (SDK retries not counted).
     api_calls: usize,
 }
 
 impl<D: KeyDirectory, V: KeyVault, A: AlertSink> Rotator<D, V, A> {
-    pub fn new(directory: D, vault: V, alerts: A, settings: Settings) -> Self {
+    pub fn new(
+        directory: D,
+        vault: V,
+        alerts: A,
+        settings: Settings,
+        findings: Option<SecurityHub>,
+    ) -> Self {
         Self {
             directory,
             vault,
             alerts,
             settings,
+            findings,
         }
     }
 
@@ -238,15 +258,18 @@ impl<D: KeyDirectory, V: KeyVault, A: AlertSink> Rotator<D, V, A> {
         let source = event.context.env_config.function_name.as_str();
         let request = parse_request(&event.payload)
             .inspect_err(|error| tracing::error!(%error, "rejected an event"))?;
-        self.run(&request, now, source).await
+        let account = shared::aws::arn_account(&event.context.invoked_function_arn);
+        self.run(&request, now, source, account).await
     }
 
-    /// A sweep of every user, or a forced rotation of the named ones.
+    /// A sweep of every user, or a forced rotation of the named ones, in `account` (the one the
+    /// clients act in; from the invoked function's ARN).
     pub async fn run(
         &self,
         request: &Request,
         now: i64,
         source: &str,
+        account: Option<&str>,
     ) -> Result<RunReport, HandlerError> {
         // Reading who to process: the listing's pages, or one GetUser per forced user.
         // A sweep also lists the key secrets, with the users: then storing a new key makes only
@@ -287,6 +310,10 @@ impl<D: KeyDirectory, V: KeyVault, A: AlertSink> Rotator<D, V, A> {
             })
             .buffer_unordered(self.settings.concurrency);
         let mut alerts = Vec::new();
+        // For Security Hub: the problems found, the keys looked at, whether every user was read.
+        let mut problems = Vec::new();
+        let mut seen_keys = BTreeSet::new();
+        let mut every_user_read = true;
         while let Some(result) = results.next().await {
             report.api_calls += result.api_calls;
             if let Some(created) = result.oldest_active_key {
@@ -309,6 +336,16 @@ impl<D: KeyDirectory, V: KeyVault, A: AlertSink> Rotator<D, V, A> {
                 source,
                 now,
             };
+            if self.findings.is_some() {
+                every_user_read &= result.decision.is_some();
+                seen_keys.extend(result.keys.iter().map(|key| key.id.clone()));
+                problems.extend(key_problems(
+                    &context,
+                    &result.keys,
+                    &result.outcome,
+                    &self.settings.lifecycle,
+                ));
+            }
             alerts.extend(outcome_alert(&context, &result.outcome));
             if let Some(upcoming) = result.decision.as_ref().and_then(|d| d.upcoming.as_ref()) {
                 alerts.push(upcoming_alert(&context, upcoming));
@@ -328,6 +365,18 @@ impl<D: KeyDirectory, V: KeyVault, A: AlertSink> Rotator<D, V, A> {
         ));
         let published = publish_all(&self.alerts, &alerts).await;
         report.alerts_sent = published.sent;
+        if let Some(store) = &self.findings {
+            // A key's finding is resolved only when this run saw its user's keys: after a forced
+            // run, a sweep of one IAM path, or a user that could not be read, findings of keys
+            // not seen stay as they are (a deleted user's are resolved by the next complete
+            // sweep of every path). IAM is global: its findings go to the function's region.
+            let partial = forced || !every_user_read || self.settings.path_prefix != "/";
+            let only = partial.then_some(&seen_keys);
+            let scope = account.map(|a| Scope::new(a, store.region(), FINDINGS_CHECK));
+            let unread = BTreeSet::new();
+            report.security_hub =
+                Some(publish_scan(store, scope.as_ref(), problems, &unread, only, now).await);
+        }
         shared::metrics::emit(&report.metric_lines(source), now.saturating_mul(1000));
         tracing::info!(users = report.users, outcomes = ?report.outcomes, alerts_sent = report.alerts_sent, dry_run = report.dry_run, "run finished");
         published.into_result()?;
@@ -378,6 +427,7 @@ impl<D: KeyDirectory, V: KeyVault, A: AlertSink> Rotator<D, V, A> {
                     owner: None,
                     outcome,
                     decision: None,
+                    keys: Vec::new(),
                     api_calls: 0,
                 }
             }
@@ -400,6 +450,7 @@ impl<D: KeyDirectory, V: KeyVault, A: AlertSink> Rotator<D, V, A> {
                     owner: inspection.owner,
                     outcome,
                     decision: Some(decision),
+                    keys: inspection.state.keys,
                     api_calls: inspection.api_calls + writes,
                 }
             }

@@ -11,6 +11,8 @@
 //!   policy that lets only the key's user and this role read it.
 //! - `ORG_MEMBER_ROLE_NAME` and the other `ORG_*` settings (none: single-account mode): the
 //!   organization mode's worker (see `shared::organization::worker::WorkerSettings`).
+//! - `SECURITY_HUB_FINDINGS` (false): a finding per active key past the rotation age that the run
+//!   did not replace, in the function's region; archived once the key is rotated or gone.
 //! - `LOG_LEVEL` (info).
 
 mod handler;
@@ -20,6 +22,7 @@ mod notices;
 use handler::{Rotator, Settings};
 use shared::alert::SnsAlerts;
 use shared::config::{ConfigError, Env};
+use shared::findings::aws::SecurityHub;
 use shared::iam::directory::IamDirectory;
 use shared::iam::vault::SecretsManagerVault;
 use shared::organization::worker::WorkerSettings;
@@ -64,6 +67,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
             settings: settings.clone(),
             secret_prefix: secret_prefix.clone(),
             member_role_name: organization.role_name.clone(),
+            security_hub: started.security_hub,
         };
         let (sdk, topic) = (&started.sdk, &started.alert_topic_arn);
         shared::organization::aws_worker(job, organization, sdk, topic, &started.function_name)
@@ -81,6 +85,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
             started.alert_topic_arn,
         ),
         settings,
+        SecurityHub::when_enabled(started.security_hub, &started.sdk),
     );
     shared::organization::serve(worker, |event| rotator.handle(event)).await
 }

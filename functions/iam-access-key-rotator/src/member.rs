@@ -4,6 +4,7 @@
 use crate::handler::{Request, Rotator, Settings};
 use aws_config::SdkConfig;
 use shared::alert::AlertSink;
+use shared::findings::aws::SecurityHub;
 use shared::iam::directory::IamDirectory;
 use shared::iam::vault::SecretsManagerVault;
 use shared::organization::work::{Tally, WorkItem};
@@ -17,6 +18,8 @@ pub struct MemberSweep {
     /// The member role's name: in each account, the key secrets' resource policy lets only the
     /// key's user and this role read them (as `ROTATOR_ROLE_ARN` does in single-account mode).
     pub member_role_name: String,
+    /// Publish Security Hub findings, in the member account (the item's region).
+    pub security_hub: bool,
 }
 
 impl AccountJob for MemberSweep {
@@ -47,9 +50,15 @@ impl AccountJob for MemberSweep {
             ),
             alerts,
             self.settings.clone(),
+            SecurityHub::when_enabled(self.security_hub, member),
         );
         let report = rotator
-            .run(&Request::Sweep, shared::time::epoch_seconds(now), source)
+            .run(
+                &Request::Sweep,
+                shared::time::epoch_seconds(now),
+                source,
+                Some(&item.account),
+            )
             .await
             .map_err(|error| shared::text::with_causes(&error))?;
         Ok(Tally::new(&report.outcomes, report.alerts_sent))

@@ -2,8 +2,10 @@
 //! summary per run. Pure. Key ids appear by their last four characters only.
 
 use shared::alert::{Alert, Fact, Severity};
+use shared::findings::{Problem, ResourceType};
 use shared::iam::key_suffix;
-use shared::iam::policy::{Blocked, Upcoming};
+use shared::iam::policy::{Blocked, Lifecycle, Upcoming};
+use shared::iam::AccessKey;
 use shared::time::{date, rfc3339_epoch};
 use std::collections::BTreeMap;
 
@@ -309,6 +311,80 @@ pub fn summary_alert(
     }
 }
 
+/// The Security Hub problems of one user after this run: each active key past the rotation age
+/// that the run neither replaced nor retired (a dry run, a blocked or failed rotation). A key
+/// whose successor is still within its install grace is on schedule, not a problem; an exempt
+/// user has none.
+pub fn key_problems(
+    context: &Context<'_>,
+    keys: &[AccessKey],
+    outcome: &Outcome,
+    lifecycle: &Lifecycle,
+) -> Vec<Problem> {
+    let now = context.now;
+    let retired_now = |id: &str| match outcome {
+        _ if context.dry_run => false,
+        Outcome::Rotated { old, .. } | Outcome::Deactivated { old, .. } => old == id,
+        Outcome::Deleted { key } => key == id,
+        _ => false,
+    };
+    if matches!(outcome, Outcome::Exempt) {
+        return Vec::new();
+    }
+    let successor_installing = |key: &AccessKey| {
+        keys.iter().any(|other| {
+            other.active
+                && other.created > key.created
+                && now - other.created < lifecycle.install_grace + lifecycle.run_interval
+        })
+    };
+    let (severity, remedy) = match outcome {
+        Outcome::Failed { .. } | Outcome::Blocked { .. } => (
+            if matches!(outcome, Outcome::Failed { .. }) {
+                Severity::Error
+            } else {
+                Severity::Warning
+            },
+            outcome_alert(context, outcome).and_then(|alert| alert.action),
+        ),
+        _ if context.dry_run => (
+            Severity::Warning,
+            Some(format!(
+                "The rotator runs as a dry run: set DRY_RUN=false to let it rotate the key, or rotate it now with {{\"force_users\": [\"{}\"]}}.",
+                context.user
+            )),
+        ),
+        _ => (
+            Severity::Warning,
+            Some("The rotator rotates it on its next run; if it does not, read the function's logs for this user.".to_owned()),
+        ),
+    };
+    keys.iter()
+        .filter(|key| key.active && now - key.created >= lifecycle.rotation_age)
+        .filter(|key| !retired_now(&key.id) && !successor_installing(key))
+        .map(|key| {
+            let age_days = shared::expiry::days_left(now, key.created);
+            Problem {
+                kind: "access-key-overdue",
+                resource_type: ResourceType::IamAccessKey,
+                resource_id: key.id.clone(),
+                title: format!(
+                    "Access key {} of IAM user {} is {age_days} days old",
+                    key_suffix(&key.id),
+                    context.user
+                ),
+                description: format!(
+                    "The key is active and older than the rotation age of {} days. This run: {}.",
+                    lifecycle.rotation_age / 86_400,
+                    outcome.label()
+                ),
+                severity,
+                remediation: remedy.clone(),
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -424,6 +500,99 @@ mod tests {
         assert_eq!(
             upcoming.title,
             "Access key …QRST of alice will be rotated on 2026-11-29"
+        );
+    }
+
+    fn key(id: &str, active: bool, age_days: i64) -> AccessKey {
+        AccessKey {
+            id: id.into(),
+            active,
+            created: NOW - age_days * 86_400,
+            last_used: None,
+        }
+    }
+
+    fn overdue(
+        context: &Context<'_>,
+        keys: &[AccessKey],
+        outcome: &Outcome,
+    ) -> Vec<(String, Severity)> {
+        key_problems(context, keys, outcome, &Lifecycle::default())
+            .into_iter()
+            .map(|p| (p.resource_id, p.severity))
+            .collect()
+    }
+
+    #[test]
+    fn keys_past_the_rotation_age_that_the_run_did_not_replace_are_findings() {
+        let old = key("AKIAXXXX0000000OLD01", true, 120);
+        let young = key("AKIAXXXX000000YOUNG1", true, 3);
+        let rotated = Outcome::Rotated {
+            old: old.id.clone(),
+            new: Some("AKIAXXXX0000000NEW01".into()),
+            secret: "iam-user-keys/alice".into(),
+            deactivate_from: NOW + 7 * 86_400,
+        };
+        let warning = vec![(old.id.clone(), Severity::Warning)];
+        // Rotated for real: on schedule. In a dry run: still old.
+        assert_eq!(overdue(&context(false), &[old.clone()], &rotated), []);
+        assert_eq!(overdue(&context(true), &[old.clone()], &rotated), warning);
+        // A successor within its install grace: on schedule; past it and still active: overdue.
+        assert_eq!(
+            overdue(
+                &context(false),
+                &[old.clone(), young.clone()],
+                &Outcome::Unchanged
+            ),
+            []
+        );
+        let settled = key("AKIAXXXX00000SETTLED", true, 30);
+        assert_eq!(
+            overdue(
+                &context(false),
+                &[old.clone(), settled],
+                &Outcome::Unchanged
+            ),
+            warning
+        );
+        // Deactivated by this run, inactive, young or exempt: nothing.
+        let deactivated = Outcome::Deactivated {
+            old: old.id.clone(),
+            delete_from: NOW + 7 * 86_400,
+        };
+        assert_eq!(overdue(&context(false), &[old.clone()], &deactivated), []);
+        assert_eq!(
+            overdue(
+                &context(false),
+                &[key("AKIAXXXX00000000OFF1", false, 200)],
+                &Outcome::Unchanged
+            ),
+            []
+        );
+        assert_eq!(overdue(&context(false), &[young], &Outcome::Unchanged), []);
+        assert_eq!(
+            overdue(&context(false), &[old.clone()], &Outcome::Exempt),
+            []
+        );
+        // A failed rotation is an error, with the failure's remedy.
+        let failed = Outcome::Failed {
+            action: "rotation",
+            error: "AccessDenied".into(),
+        };
+        assert_eq!(
+            overdue(&context(false), &[old.clone()], &failed),
+            [(old.id.clone(), Severity::Error)]
+        );
+        let problem = &key_problems(&context(false), &[old], &failed, &Lifecycle::default())[0];
+        assert_eq!(problem.kind, "access-key-overdue");
+        assert_eq!(problem.resource_type, ResourceType::IamAccessKey);
+        assert_eq!(
+            problem.title,
+            "Access key …LD01 of IAM user alice is 120 days old"
+        );
+        assert_eq!(
+            problem.remediation.as_deref(),
+            Some("Fix the cause; the next run tries again.")
         );
     }
 }

@@ -527,7 +527,7 @@ impl<K: KeyService, A: AlertSink> KeyRotation<K, A> {
                 .collect();
             let problems = problems(&listed, &enforced, source, now);
             report.security_hub =
-                Some(publish_scan(store, scope.as_ref(), problems, &unread, now).await);
+                Some(publish_scan(store, scope.as_ref(), problems, &unread, None, now).await);
         }
         report.calls = self.keys.take_calls();
         shared::metrics::emit(&report.metric_lines(source), now.saturating_mul(1000));

@@ -122,13 +122,14 @@ pub async fn publish<F: FindingStore>(
     report
 }
 
-/// [`publish`] for a scan of every resource in its scope, `None` when the invocation named no
-/// account (the scope's account comes from the invoked function's ARN).
+/// [`publish`] for a scope that is `None` when the invocation named no account (a scope's
+/// account comes from the invoked function's ARN).
 pub async fn publish_scan<F: FindingStore>(
     store: &F,
     scope: Option<&Scope>,
     problems: Vec<Problem>,
     unread: &BTreeSet<String>,
+    only: Option<&BTreeSet<String>>,
     now: i64,
 ) -> FindingsReport {
     let Some(scope) = scope else {
@@ -143,7 +144,7 @@ pub async fn publish_scan<F: FindingStore>(
         scope,
         problems,
         unread,
-        None,
+        only,
         &crate::time::rfc3339_epoch(now),
     )
     .await
@@ -195,6 +196,14 @@ impl SecurityHub {
     /// The client of the account and region `sdk` acts in, when findings are turned on.
     pub fn when_enabled(enabled: bool, sdk: &aws_config::SdkConfig) -> Option<Self> {
         enabled.then(|| Self::new(aws_sdk_securityhub::Client::new(sdk)))
+    }
+
+    /// The region findings go to (global resources' findings too).
+    pub fn region(&self) -> &str {
+        self.client
+            .config()
+            .region()
+            .map_or("us-east-1", |r| r.as_ref())
     }
 }
 
