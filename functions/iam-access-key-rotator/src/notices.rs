@@ -535,8 +535,14 @@ mod tests {
         };
         let warning = vec![(old.id.clone(), Severity::Warning)];
         // Rotated for real: on schedule. In a dry run: still old.
-        assert_eq!(overdue(&context(false), &[old.clone()], &rotated), []);
-        assert_eq!(overdue(&context(true), &[old.clone()], &rotated), warning);
+        assert_eq!(
+            overdue(&context(false), std::slice::from_ref(&old), &rotated),
+            []
+        );
+        assert_eq!(
+            overdue(&context(true), std::slice::from_ref(&old), &rotated),
+            warning
+        );
         // A successor within its install grace: on schedule; past it and still active: overdue.
         assert_eq!(
             overdue(
@@ -560,7 +566,10 @@ mod tests {
             old: old.id.clone(),
             delete_from: NOW + 7 * 86_400,
         };
-        assert_eq!(overdue(&context(false), &[old.clone()], &deactivated), []);
+        assert_eq!(
+            overdue(&context(false), std::slice::from_ref(&old), &deactivated),
+            []
+        );
         assert_eq!(
             overdue(
                 &context(false),
@@ -571,7 +580,11 @@ mod tests {
         );
         assert_eq!(overdue(&context(false), &[young], &Outcome::Unchanged), []);
         assert_eq!(
-            overdue(&context(false), &[old.clone()], &Outcome::Exempt),
+            overdue(
+                &context(false),
+                std::slice::from_ref(&old),
+                &Outcome::Exempt
+            ),
             []
         );
         // A failed rotation is an error, with the failure's remedy.
@@ -580,7 +593,7 @@ mod tests {
             error: "AccessDenied".into(),
         };
         assert_eq!(
-            overdue(&context(false), &[old.clone()], &failed),
+            overdue(&context(false), std::slice::from_ref(&old), &failed),
             [(old.id.clone(), Severity::Error)]
         );
         let problem = &key_problems(&context(false), &[old], &failed, &Lifecycle::default())[0];
