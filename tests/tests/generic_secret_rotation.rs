@@ -691,3 +691,69 @@ async fn a_warm_rotation_makes_nine_calls_and_waits_on_seven() {
     assert!(!current.contains("Initial-Passw0rd-1"));
     assert_eq!(snapshot(&sm, &arn).await.unwrap().len(), 3);
 }
+
+/// Security Hub: a failed rotation opens a finding on the secret (ASFF checked as stored, no
+/// secret value in it); the next rotation that finishes resolves it.
+#[tokio::test]
+async fn a_failed_rotation_has_a_finding_until_a_rotation_finishes() {
+    let mut s = setup_with(&[("SECURITY_HUB_FINDINGS", "true")]).await;
+    let moto = Moto::shared().unwrap();
+    let arn = s
+        .rotating_secret(
+            r#"{"username":"app","token":"Unrotatable-Passw0rd-9"}"#,
+            true,
+        )
+        .await;
+    let result = s.invoke("createSecret", &arn, TOKEN).await;
+    assert_eq!(result.error_type(), Some("RotationTargetError"));
+    let ours = |findings: Vec<Value>| -> Vec<Value> {
+        findings
+            .into_iter()
+            .filter(|f| f["Resources"][0]["Id"] == arn.as_str())
+            .collect()
+    };
+    let stored = ours(moto.security_hub_findings(REGION).unwrap());
+    assert_eq!(stored.len(), 1);
+    let finding = &stored[0];
+    let violations = e2e::securityhub::asff_violations(finding);
+    assert!(violations.is_empty(), "{violations:?}\n{finding:#}");
+    assert_eq!(finding["Resources"][0]["Type"], "AwsSecretsManagerSecret");
+    assert_eq!(
+        finding["GeneratorId"],
+        "credential-rotation/secret-rotation"
+    );
+    assert_eq!(finding["Severity"]["Label"], "HIGH");
+    assert_eq!(finding["RecordState"], "ACTIVE");
+    assert!(finding["Title"]
+        .as_str()
+        .unwrap()
+        .contains("failed at createSecret"));
+    assert!(finding["Remediation"]["Recommendation"]["Text"]
+        .as_str()
+        .unwrap()
+        .contains("rotate-secret --secret-id"));
+    assert!(!finding.to_string().contains("Unrotatable-Passw0rd-9"));
+
+    // The secret is fixed and rotated again: the finding is resolved.
+    s.sm.put_secret_value()
+        .secret_id(&arn)
+        .secret_string(r#"{"username":"app","password":"Fixed-Passw0rd-10"}"#)
+        .send()
+        .await
+        .unwrap();
+    let again = "6d1a77a4-0b46-4b8e-9a55-3f2c1d7e9b01";
+    start_rotation(&s.sm, &arn, again, true).await.unwrap();
+    s.run_steps(
+        &["createSecret", "setSecret", "testSecret", "finishSecret"],
+        &arn,
+        again,
+    )
+    .await;
+    let stored = ours(moto.security_hub_findings(REGION).unwrap());
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0]["Id"], finding["Id"]);
+    assert_eq!(stored[0]["RecordState"], "ARCHIVED");
+    assert_eq!(stored[0]["Compliance"]["Status"], "PASSED");
+    assert_eq!(stored[0]["Workflow"]["Status"], "RESOLVED");
+    assert!(!stored[0].to_string().contains("Passw0rd"));
+}

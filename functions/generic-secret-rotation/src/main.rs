@@ -5,6 +5,8 @@
 //! - `PASSWORD_LENGTH` (32), `EXCLUDE_CHARACTERS` (`:/@"'\`), `EXCLUDE_NUMBERS`,
 //!   `EXCLUDE_PUNCTUATION`, `EXCLUDE_UPPERCASE`, `EXCLUDE_LOWERCASE` (false),
 //!   `REQUIRE_EACH_INCLUDED_TYPE` (true).
+//! - `SECURITY_HUB_FINDINGS` (false): a finding per secret whose rotation failed, resolved by
+//!   the next rotation that finishes.
 //! - `LOG_LEVEL` (info).
 
 mod handler;
@@ -28,6 +30,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
             aws_sdk_sns::Client::new(&started.sdk),
             started.alert_topic_arn,
         ),
+        shared::findings::aws::SecurityHub::when_enabled(started.security_hub, &started.sdk),
     );
     lambda_runtime::run(service_fn(|event| function.handle(event))).await
 }

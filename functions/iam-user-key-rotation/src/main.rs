@@ -2,6 +2,8 @@
 //! clients, then serves the Lambda Runtime API. Settings (environment, read once here):
 //! - `ALERT_TOPIC_ARN` (required): SNS topic for failure alerts.
 //! - `KEY_PROPAGATION_TIMEOUT` (60s, at most 600s): how long testSecret waits for a new key.
+//! - `SECURITY_HUB_FINDINGS` (false): a finding per secret whose rotation failed, resolved by
+//!   the next rotation that finishes.
 //! - `LOG_LEVEL` (info).
 
 mod handler;
@@ -30,6 +32,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
             aws_sdk_sns::Client::new(&started.sdk),
             started.alert_topic_arn,
         ),
+        shared::findings::aws::SecurityHub::when_enabled(started.security_hub, &started.sdk),
     );
     lambda_runtime::run(service_fn(|event| function.handle(event))).await
 }

@@ -7,6 +7,8 @@
 //! - `DB_TLS` (`verify-full`; `disable`), `DB_CA_BUNDLE` (none), `DB_CONNECT_TIMEOUT` (5s),
 //!   `DB_STATEMENT_TIMEOUT` (30s).
 //! - The password settings of every rotation function (`PASSWORD_LENGTH`, `EXCLUDE_*`, ...).
+//! - `SECURITY_HUB_FINDINGS` (false): a finding per secret whose rotation failed, resolved by
+//!   the next rotation that finishes.
 //! - `LOG_LEVEL` (info).
 
 mod db;

@@ -38,6 +38,7 @@ pub async fn serve<C, D: Database>(
             aws_sdk_sns::Client::new(&started.sdk),
             started.alert_topic_arn,
         ),
+        crate::findings::aws::SecurityHub::when_enabled(started.security_hub, &started.sdk),
     );
     lambda_runtime::run(lambda_runtime::service_fn(|event| function.handle(event))).await
 }

@@ -15,10 +15,13 @@ pub use store::{SecretStore, SecretsManagerStore, StoreError, StoredValue, Versi
 
 use crate::alert::{Alert, AlertSink, Fact, Severity};
 use crate::calls::when;
+use crate::findings::aws::{publish_scan, SecurityHub};
+use crate::findings::{Problem, ResourceType, Scope};
 use crate::secret::SecretText;
 use guard::GuardOutcome;
 use lambda_runtime::{Diagnostic, LambdaEvent};
 use serde::Serialize;
+use std::collections::BTreeSet;
 use std::error::Error as StdError;
 use std::future::Future;
 use std::time::SystemTime;
@@ -559,11 +562,19 @@ fn target_error<E: StdError + Send + Sync + 'static>(
 pub struct RotationFunction<S, T, A> {
     rotator: Rotator<S, T>,
     alerts: A,
+    findings: Option<SecurityHub>,
 }
 
+/// The Security Hub check of failed rotations.
+pub const FINDINGS_CHECK: &str = "secret-rotation";
+
 impl<S: SecretStore, T: RotationTarget, A: AlertSink> RotationFunction<S, T, A> {
-    pub fn new(rotator: Rotator<S, T>, alerts: A) -> Self {
-        Self { rotator, alerts }
+    pub fn new(rotator: Rotator<S, T>, alerts: A, findings: Option<SecurityHub>) -> Self {
+        Self {
+            rotator,
+            alerts,
+            findings,
+        }
     }
 
     /// Runs one step. An event that cannot be parsed is rejected before any call (there is no
@@ -588,13 +599,18 @@ impl<S: SecretStore, T: RotationTarget, A: AlertSink> RotationFunction<S, T, A> 
         let started = std::time::Instant::now();
         async {
             let result = self.rotator.run(&rotation).await;
+            let outcome = rotation_outcome(&result);
             crate::metrics::emit(
-                &step_metrics(function, rotation.step, &result, started.elapsed()),
+                &step_metrics(function, rotation.step, outcome, started.elapsed()),
                 crate::time::epoch_seconds(now).saturating_mul(1000),
             );
             match result {
                 Ok(report) => {
                     tracing::info!(outcome = ?report.outcome, "rotation step succeeded");
+                    if outcome.is_some() {
+                        // A rotation finished: an open finding of an earlier failure is resolved.
+                        self.publish_finding(&rotation, None, now).await;
+                    }
                     Ok(report)
                 }
                 Err(error) => {
@@ -603,6 +619,7 @@ impl<S: SecretStore, T: RotationTarget, A: AlertSink> RotationFunction<S, T, A> 
                     if let Err(publish_error) = self.alerts.publish(&alert).await {
                         tracing::error!(error = %publish_error, "the failure alert could not be published");
                     }
+                    self.publish_finding(&rotation, Some(&alert), now).await;
                     Err(error)
                 }
             }
@@ -612,13 +629,60 @@ impl<S: SecretStore, T: RotationTarget, A: AlertSink> RotationFunction<S, T, A> 
     }
 }
 
-/// A step's metrics: its duration by function and step, and a rotation's outcome when the step
-/// ends one (`rotated`: finishSecret moved `AWSCURRENT`; `failed`: any step failed, so a rotation
-/// Secrets Manager retries counts each failed attempt).
+impl<S, T, A> RotationFunction<S, T, A> {
+    /// The secret's rotation finding (when findings are on): opened or updated with the failure
+    /// alert's words, or resolved (`None`) when a rotation finished. Never fails the step.
+    async fn publish_finding(
+        &self,
+        rotation: &RotationEvent,
+        failure: Option<&Alert>,
+        now: SystemTime,
+    ) {
+        let Some(store) = &self.findings else {
+            return;
+        };
+        let scope = crate::aws::arn_account(&rotation.secret_id)
+            .map(|account| Scope::new(account, store.region(), FINDINGS_CHECK));
+        let problems = failure
+            .map(|alert| Problem::from_alert(alert, ResourceType::SecretsManagerSecret))
+            .into_iter()
+            .collect();
+        let only = BTreeSet::from([rotation.secret_id.clone()]);
+        let now = crate::time::epoch_seconds(now);
+        publish_scan(
+            store,
+            scope.as_ref(),
+            problems,
+            &BTreeSet::new(),
+            Some(&only),
+            now,
+        )
+        .await;
+    }
+}
+
+/// A rotation's outcome when the step ends one: `rotated` (finishSecret moved `AWSCURRENT`) or
+/// `failed` (any step failed, so a rotation Secrets Manager retries counts each failed attempt).
+fn rotation_outcome(result: &Result<StepReport, RotationError>) -> Option<&'static str> {
+    match result {
+        Ok(report)
+            if matches!(
+                report.outcome,
+                Outcome::Finished | Outcome::PendingLabelCleared
+            ) =>
+        {
+            Some("rotated")
+        }
+        Ok(_) => None,
+        Err(_) => Some("failed"),
+    }
+}
+
+/// A step's metrics: its duration by function and step, and the rotation's outcome if it ended.
 fn step_metrics(
     function: &str,
     step: Step,
-    result: &Result<StepReport, RotationError>,
+    outcome: Option<&'static str>,
     took: std::time::Duration,
 ) -> Vec<crate::metrics::MetricLine> {
     use crate::metrics::{MetricLine, Unit};
@@ -631,18 +695,6 @@ fn step_metrics(
         took.as_secs_f64() * 1000.0,
         Unit::Milliseconds,
     )];
-    let outcome = match result {
-        Ok(report)
-            if matches!(
-                report.outcome,
-                Outcome::Finished | Outcome::PendingLabelCleared
-            ) =>
-        {
-            Some("rotated")
-        }
-        Ok(_) => None,
-        Err(_) => Some("failed"),
-    };
     if let Some(outcome) = outcome {
         lines.push(
             MetricLine::new(vec![
