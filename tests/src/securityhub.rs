@@ -2,7 +2,8 @@
 //! `BatchImportFindings` requires, their types and limits, and the enumerations of the optional
 //! ones the functions set. moto stores findings without checking them, so the tests do.
 
-use serde_json::Value;
+use crate::moto::Moto;
+use serde_json::{json, Value};
 
 const SEVERITY_LABELS: [&str; 5] = ["INFORMATIONAL", "LOW", "MEDIUM", "HIGH", "CRITICAL"];
 const COMPLIANCE_STATUSES: [&str; 4] = ["PASSED", "WARNING", "FAILED", "NOT_AVAILABLE"];
@@ -15,6 +16,39 @@ const TYPE_NAMESPACES: [&str; 5] = [
     "Unusual Behaviors",
     "Sensitive Data Identifications",
 ];
+
+/// The findings stored in `region` about `resource`, each checked against ASFF.
+pub fn findings_about(moto: &Moto, region: &str, resource: &str) -> Vec<Value> {
+    let findings: Vec<Value> = moto
+        .security_hub_findings(region)
+        .expect("Security Hub findings from moto")
+        .into_iter()
+        .filter(|f| f["Resources"][0]["Id"] == resource)
+        .collect();
+    for finding in &findings {
+        let violations = asff_violations(finding);
+        assert!(violations.is_empty(), "{violations:?}\n{finding:#}");
+    }
+    findings
+}
+
+/// Asserts `finding` is a problem that is gone: passed, archived and resolved.
+pub fn assert_resolved(finding: &Value) {
+    assert_eq!(
+        (
+            &finding["Compliance"]["Status"],
+            &finding["RecordState"],
+            &finding["Workflow"]["Status"]
+        ),
+        (&json!("PASSED"), &json!("ARCHIVED"), &json!("RESOLVED")),
+        "{finding:#}"
+    );
+}
+
+/// A report's `security_hub` counts as the functions write them.
+pub fn counts(opened: usize, updated: usize, resolved: usize) -> Value {
+    json!({"opened": opened, "updated": updated, "resolved": resolved, "failed": 0})
+}
 
 /// Every way `finding` departs from ASFF (empty: a valid finding).
 pub fn asff_violations(finding: &Value) -> Vec<String> {

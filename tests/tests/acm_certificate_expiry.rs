@@ -5,6 +5,7 @@ use e2e::certificates::{import, now, self_signed, Key, DAY};
 use e2e::inbox::{AlertInbox, ReceivedAlert};
 use e2e::moto::Moto;
 use e2e::runtime::{FunctionProcess, Invocation};
+use e2e::securityhub::{assert_resolved, counts, findings_about};
 use e2e::TestEnvironment;
 use serde_json::{json, Value};
 
@@ -378,111 +379,78 @@ async fn findings_open_update_and_archive_across_scans() {
     let mut s = setup(region, &[("SECURITY_HUB_FINDINGS", "true")]).await;
     let moto = Moto::shared().unwrap();
     let start = now();
-    let soon = import(
-        &s.acm,
-        &self_signed(&["soon.example.com"], Key::EcP256, start + 2 * DAY + 3600).unwrap(),
-    )
-    .await
-    .unwrap();
-    let later = import(
-        &s.acm,
-        &self_signed(&["later.example.com"], Key::EcP256, start + 10 * DAY + 3600).unwrap(),
-    )
-    .await
-    .unwrap();
-    import(
-        &s.acm,
-        &self_signed(&["fine.example.com"], Key::EcP256, start + 200 * DAY).unwrap(),
-    )
-    .await
-    .unwrap();
-    let by_resource = |findings: &[Value]| -> std::collections::BTreeMap<String, Value> {
-        findings
-            .iter()
-            .map(|f| {
-                (
-                    f["Resources"][0]["Id"].as_str().unwrap().to_owned(),
-                    f.clone(),
-                )
-            })
-            .collect()
+    let mut arns = Vec::new();
+    for (name, not_after) in [
+        ("soon.example.com", start + 2 * DAY + 3600),
+        ("later.example.com", start + 10 * DAY + 3600),
+        ("fine.example.com", start + 200 * DAY),
+    ] {
+        let certificate = self_signed(&[name], Key::EcP256, not_after).unwrap();
+        arns.push(import(&s.acm, &certificate).await.unwrap());
+    }
+    let [soon, later, _] = &arns[..] else {
+        unreachable!()
     };
 
-    let first = scan(&mut s.function).await;
+    assert_eq!(scan(&mut s.function).await, counts(2, 0, 0));
     assert_eq!(
-        first,
-        json!({"opened": 2, "updated": 0, "resolved": 0, "failed": 0})
+        moto.security_hub_findings(region).unwrap().len(),
+        2,
+        "no finding for the healthy certificate"
     );
-    let stored = moto.security_hub_findings(region).unwrap();
-    assert_eq!(stored.len(), 2, "no finding for the healthy certificate");
-    for finding in &stored {
-        let violations = e2e::securityhub::asff_violations(finding);
-        assert!(violations.is_empty(), "{violations:?}\n{finding:#}");
-    }
-    let day_one = by_resource(&stored);
-    let soon_finding = &day_one[&soon];
+    let soon_first = findings_about(moto, region, soon).remove(0);
     assert_eq!(
-        soon_finding["Resources"][0]["Type"],
+        soon_first["Resources"][0]["Type"],
         "AwsCertificateManagerCertificate"
     );
-    assert_eq!(soon_finding["Compliance"]["Status"], "FAILED");
-    assert_eq!(soon_finding["RecordState"], "ACTIVE");
-    assert_eq!(soon_finding["Workflow"]["Status"], "NEW");
+    assert_eq!(soon_first["Compliance"]["Status"], "FAILED");
+    assert_eq!(soon_first["RecordState"], "ACTIVE");
+    assert_eq!(soon_first["Workflow"]["Status"], "NEW");
     assert_eq!(
-        soon_finding["GeneratorId"],
+        soon_first["GeneratorId"],
         "credential-rotation/certificate-expiry"
     );
-    assert_eq!(soon_finding["AwsAccountId"], "123456789012");
-    assert_eq!(soon_finding["Severity"]["Label"], "CRITICAL");
-    assert!(soon_finding["Title"]
+    assert_eq!(soon_first["AwsAccountId"], "123456789012");
+    assert_eq!(soon_first["Severity"]["Label"], "CRITICAL");
+    assert!(soon_first["Title"]
         .as_str()
         .unwrap()
         .starts_with("Certificate soon.example.com expires in 2 days"));
-    assert!(soon_finding["Remediation"]["Recommendation"]["Text"]
+    assert!(soon_first["Remediation"]["Recommendation"]["Text"]
         .as_str()
         .unwrap()
         .contains("re-import it into the same ARN"));
-    assert_eq!(day_one[&later]["Severity"]["Label"], "MEDIUM");
+    let later_first = findings_about(moto, region, later).remove(0);
+    assert_eq!(later_first["Severity"]["Label"], "MEDIUM");
 
     // The urgent certificate is dealt with (deleted); the other is still at risk.
     s.acm
         .delete_certificate()
-        .certificate_arn(&soon)
+        .certificate_arn(soon)
         .send()
         .await
         .unwrap();
     // Timestamps have whole seconds: let the second scan's differ.
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
-    let second = scan(&mut s.function).await;
+    assert_eq!(scan(&mut s.function).await, counts(0, 1, 1));
     assert_eq!(
-        second,
-        json!({"opened": 0, "updated": 1, "resolved": 1, "failed": 0})
+        moto.security_hub_findings(region).unwrap().len(),
+        2,
+        "updated in place"
     );
-    let stored = moto.security_hub_findings(region).unwrap();
-    assert_eq!(stored.len(), 2, "the same two findings, updated in place");
-    for finding in &stored {
-        let violations = e2e::securityhub::asff_violations(finding);
-        assert!(violations.is_empty(), "{violations:?}\n{finding:#}");
+    for (first, arn, open) in [(&soon_first, soon, false), (&later_first, later, true)] {
+        let now = findings_about(moto, region, arn).remove(0);
+        assert_eq!(now["Id"], first["Id"]);
+        assert_eq!(now["CreatedAt"], first["CreatedAt"]);
+        assert_ne!(now["UpdatedAt"], first["UpdatedAt"]);
+        if open {
+            assert_eq!(now["RecordState"], "ACTIVE");
+        } else {
+            assert_resolved(&now);
+        }
     }
-    let day_two = by_resource(&stored);
-    let resolved = &day_two[&soon];
-    assert_eq!(resolved["Id"], day_one[&soon]["Id"]);
-    assert_eq!(resolved["Compliance"]["Status"], "PASSED");
-    assert_eq!(resolved["RecordState"], "ARCHIVED");
-    assert_eq!(resolved["Workflow"]["Status"], "RESOLVED");
-    assert_eq!(resolved["CreatedAt"], day_one[&soon]["CreatedAt"]);
-    assert_ne!(resolved["UpdatedAt"], day_one[&soon]["UpdatedAt"]);
-    let still_open = &day_two[&later];
-    assert_eq!(still_open["Id"], day_one[&later]["Id"]);
-    assert_eq!(still_open["RecordState"], "ACTIVE");
-    assert_eq!(still_open["CreatedAt"], day_one[&later]["CreatedAt"]);
-    assert_ne!(still_open["UpdatedAt"], day_one[&later]["UpdatedAt"]);
 
     // An archived finding is not archived again.
-    let third = scan(&mut s.function).await;
-    assert_eq!(
-        third,
-        json!({"opened": 0, "updated": 1, "resolved": 0, "failed": 0})
-    );
+    assert_eq!(scan(&mut s.function).await, counts(0, 1, 0));
     assert_eq!(moto.security_hub_findings(region).unwrap().len(), 2);
 }
