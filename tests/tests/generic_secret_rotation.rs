@@ -129,10 +129,12 @@ async fn a_json_secret_rotates_only_its_password_and_finishes_with_clean_labels(
         .expect("start rotation");
 
     let mut outcomes = Vec::new();
+    let rotating = std::time::Instant::now();
     for step in STEPS {
         let result = s.invoke(step, &arn, TOKEN).await;
         outcomes.push(outcome(&result).to_owned());
     }
+    let rotation_wall_ms = rotating.elapsed().as_secs_f64() * 1000.0;
     assert_eq!(
         outcomes,
         [
@@ -188,6 +190,24 @@ async fn a_json_secret_rotates_only_its_password_and_finishes_with_clean_labels(
         .filter_map(|m| Some((m["outcome"].as_str()?, m["Rotations"].as_f64()?)))
         .collect();
     assert_eq!(rotations, [("rotated", 1.0)]);
+    // The rotation's duration runs from createSecret storing the version to the end of
+    // finishSecret: it spans the two steps between, and fits in the test's own timing.
+    let step_ms = |step: &str| {
+        metrics
+            .iter()
+            .find(|m| m["step"] == step)
+            .and_then(|m| m["StepDuration"].as_f64())
+            .unwrap()
+    };
+    let rotation_ms = metrics
+        .iter()
+        .find_map(|m| m["RotationDuration"].as_f64())
+        .expect("RotationDuration");
+    assert!(
+        rotation_ms >= step_ms("setSecret") + step_ms("testSecret")
+            && rotation_ms <= rotation_wall_ms,
+        "{rotation_ms} ms"
+    );
     assert!(metrics
         .iter()
         .all(|m| m["function"] == FUNCTION && !m.to_string().contains(&arn)));

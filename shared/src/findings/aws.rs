@@ -122,8 +122,8 @@ pub async fn publish<F: FindingStore>(
     report
 }
 
-/// [`publish`] for a scope that is `None` when the invocation named no account (a scope's
-/// account comes from the invoked function's ARN).
+/// [`publish`] for a scope that is `None` when no account could be told (a scope's account
+/// comes from an ARN: the invoked function's, or the rotated secret's).
 pub async fn publish_scan<F: FindingStore>(
     store: &F,
     scope: Option<&Scope>,
@@ -133,9 +133,11 @@ pub async fn publish_scan<F: FindingStore>(
     now: i64,
 ) -> FindingsReport {
     let Some(scope) = scope else {
-        tracing::error!("no Security Hub findings were published: the invocation named no account");
+        tracing::error!(
+            "no Security Hub findings were published: no ARN of this invocation named an account"
+        );
         return FindingsReport {
-            error: Some("the invoked function's ARN named no account".into()),
+            error: Some("no ARN of this invocation named an account".into()),
             ..FindingsReport::default()
         };
     };

@@ -174,6 +174,10 @@ pub struct StepReport {
     pub secret: String,
     pub version: String,
     pub outcome: Outcome,
+    /// When the rotation's version was stored (by createSecret), if known: a rotation's duration
+    /// is measured from it. Not part of the step's answer.
+    #[serde(skip)]
+    pub version_stored: Option<SystemTime>,
 }
 
 pub struct Rotator<S, T> {
@@ -198,6 +202,8 @@ struct KnownValues(std::sync::Mutex<KnownState>);
 struct KnownState {
     values: std::collections::VecDeque<(String, String, SecretText)>,
     current: std::collections::VecDeque<(String, String)>,
+    /// When a version was stored, by secret and version (for the rotation's duration).
+    stored: std::collections::VecDeque<(String, String, SystemTime)>,
 }
 
 impl KnownValues {
@@ -236,6 +242,25 @@ impl KnownValues {
             .values
             .push_front((secret.to_owned(), version.to_owned(), value.clone()));
         state.values.truncate(KNOWN_VALUES);
+    }
+
+    fn remember_stored(&self, secret: &str, version: &str, at: SystemTime) {
+        let mut state = self.state();
+        state
+            .stored
+            .retain(|(s, v, _)| !(s == secret && v == version));
+        state
+            .stored
+            .push_front((secret.to_owned(), version.to_owned(), at));
+        state.stored.truncate(KNOWN_VALUES);
+    }
+
+    fn stored(&self, secret: &str, version: &str) -> Option<SystemTime> {
+        self.state()
+            .stored
+            .iter()
+            .find(|(s, v, _)| s == secret && v == version)
+            .map(|(_, _, at)| *at)
     }
 
     fn remember_current(&self, secret: &str, version: &str, value: &SecretText) {
@@ -314,14 +339,21 @@ impl<S: SecretStore, T: RotationTarget> Rotator<S, T> {
         let (state, current, pending, previous) = tokio::join!(
             self.store.describe(id),
             when(reads_current, self.store.value(id, CURRENT)),
-            when(reads_pending, self.text(id, pending_version(token))),
+            when(reads_pending, self.store.value(id, pending_version(token))),
             when(reads_previous, self.text(id, PREVIOUS)),
         );
         let state = state?;
         let guard = guard::check(&state, token)?;
         let pending = match known_pending {
             Some(value) => Ok(Some(value)),
-            None => pending.unwrap_or(Ok(None)),
+            None => pending.unwrap_or(Ok(None)).map(|read| {
+                read.map(|stored| {
+                    if let Some(at) = stored.created {
+                        self.known.remember_stored(&state.arn, token, at);
+                    }
+                    stored.text
+                })
+            }),
         };
         if let Ok(Some(value)) = &pending {
             self.known.remember(&state.arn, token, value);
@@ -376,6 +408,7 @@ impl<S: SecretStore, T: RotationTarget> Rotator<S, T> {
         };
         Ok(StepReport {
             step: event.step.as_str(),
+            version_stored: self.known.stored(&state.arn, token),
             secret: state.name,
             version: event.token.clone(),
             outcome,
@@ -433,6 +466,8 @@ impl<S: SecretStore, T: RotationTarget> Rotator<S, T> {
             .map_err(target_error(Step::Create, state))?;
         let Err(error) = self.store.put_pending(&state.arn, token, &value).await else {
             self.known.remember(&state.arn, token, &value);
+            self.known
+                .remember_stored(&state.arn, token, SystemTime::now());
             return Ok(Outcome::PendingCreated);
         };
         // The error may have come after Secrets Manager stored the value (an answer lost on the
@@ -600,8 +635,14 @@ impl<S: SecretStore, T: RotationTarget, A: AlertSink> RotationFunction<S, T, A> 
         async {
             let result = self.rotator.run(&rotation).await;
             let outcome = rotation_outcome(&result);
+            // A finished rotation's duration: from createSecret storing its version to now.
+            let rotation_took = result
+                .as_ref()
+                .ok()
+                .and_then(|report| report.version_stored)
+                .and_then(|stored| SystemTime::now().duration_since(stored).ok());
             crate::metrics::emit(
-                &step_metrics(function, rotation.step, outcome, started.elapsed()),
+                &step_metrics(function, rotation.step, outcome, started.elapsed(), rotation_took),
                 crate::time::epoch_seconds(now).saturating_mul(1000),
             );
             match result {
@@ -678,12 +719,14 @@ fn rotation_outcome(result: &Result<StepReport, RotationError>) -> Option<&'stat
     }
 }
 
-/// A step's metrics: its duration by function and step, and the rotation's outcome if it ended.
+/// A step's metrics: its duration by function and step, and the rotation's outcome if it ended,
+/// with the whole rotation's duration when it finished and its start is known.
 fn step_metrics(
     function: &str,
     step: Step,
     outcome: Option<&'static str>,
     took: std::time::Duration,
+    rotation_took: Option<std::time::Duration>,
 ) -> Vec<crate::metrics::MetricLine> {
     use crate::metrics::{MetricLine, Unit};
     let mut lines = vec![MetricLine::new(vec![
@@ -696,13 +739,19 @@ fn step_metrics(
         Unit::Milliseconds,
     )];
     if let Some(outcome) = outcome {
-        lines.push(
-            MetricLine::new(vec![
-                ("function", function.to_owned()),
-                ("outcome", outcome.to_owned()),
-            ])
-            .with("Rotations", 1.0, Unit::Count),
-        );
+        let mut line = MetricLine::new(vec![
+            ("function", function.to_owned()),
+            ("outcome", outcome.to_owned()),
+        ])
+        .with("Rotations", 1.0, Unit::Count);
+        if let (Some(rotation_took), "rotated") = (rotation_took, outcome) {
+            line = line.with(
+                "RotationDuration",
+                rotation_took.as_secs_f64() * 1000.0,
+                Unit::Milliseconds,
+            );
+        }
+        lines.push(line);
     }
     lines
 }

@@ -26,11 +26,12 @@ pub struct VersionSelector<'a> {
     pub version_id: Option<&'a str>,
 }
 
-/// A version's value, with the id of the version it was read from.
+/// A version's value, with the id of the version it was read from and when it was stored.
 #[derive(Debug, Clone)]
 pub struct StoredValue {
     pub version_id: Option<String>,
     pub text: SecretText,
+    pub created: Option<std::time::SystemTime>,
 }
 
 pub trait SecretStore: Send + Sync {
@@ -146,6 +147,9 @@ impl SecretStore for SecretsManagerStore {
             (Some(text), _) => Ok(Some(StoredValue {
                 version_id: output.version_id,
                 text: SecretText::new(text),
+                created: output
+                    .created_date
+                    .and_then(|at| std::time::SystemTime::try_from(at).ok()),
             })),
             (None, Some(_)) => Err(StoreError::BinaryValue {
                 secret_id: secret_id.to_owned(),
