@@ -135,9 +135,20 @@ impl Moto {
     /// Security Hub's findings in `region` (moto's default account) exactly as stored: the JSON
     /// documents the functions sent, which the SDK's types would not show field by field.
     pub fn security_hub_findings(&self, region: &str) -> Result<Vec<serde_json::Value>> {
-        // moto takes the region from the (unverified) credential scope.
+        self.security_hub_findings_as(region, "testing")
+    }
+
+    /// [`Moto::security_hub_findings`] of the account whose access key is `access_key_id` (an
+    /// assumed role's, for a member account).
+    pub fn security_hub_findings_as(
+        &self,
+        region: &str,
+        access_key_id: &str,
+    ) -> Result<Vec<serde_json::Value>> {
+        // moto takes the account from the access key and the region from the (unverified)
+        // credential scope.
         let authorization = format!(
-            "AWS4-HMAC-SHA256 Credential=testing/20261202/{region}/securityhub/aws4_request, SignedHeaders=host, Signature=0"
+            "AWS4-HMAC-SHA256 Credential={access_key_id}/20261202/{region}/securityhub/aws4_request, SignedHeaders=host, Signature=0"
         );
         let mut findings = Vec::new();
         let mut token: Option<String> = None;

@@ -1,6 +1,7 @@
 //! An organization on moto (accounts kept apart per account id, AssumeRole into any of them),
 //! its work queues, and the SQS events Lambda's event source mapping would deliver from them.
 
+use crate::moto::Moto;
 use crate::Result;
 use aws_config::SdkConfig;
 use serde_json::{json, Value};
@@ -69,6 +70,30 @@ pub async fn member_config(hub: &SdkConfig, account: &str, region: &str) -> Resu
             ),
         ))
         .build())
+}
+
+/// The `AwsAccountId` of each finding of `generator` in the member account's Security Hub in
+/// `region`, read with the member's own credentials.
+pub async fn finding_accounts(
+    moto: &Moto,
+    hub: &SdkConfig,
+    account: &str,
+    region: &str,
+    generator: &str,
+) -> Result<Vec<String>> {
+    use aws_sdk_sts::config::ProvideCredentials;
+    let member = member_config(hub, account, region).await?;
+    let credentials = member
+        .credentials_provider()
+        .ok_or("no member credentials")?
+        .provide_credentials()
+        .await?;
+    Ok(moto
+        .security_hub_findings_as(region, credentials.access_key_id())?
+        .iter()
+        .filter(|f| f["GeneratorId"] == generator)
+        .map(|f| f["AwsAccountId"].as_str().unwrap_or_default().to_owned())
+        .collect())
 }
 
 /// A queue, optionally with a dead-letter queue after `max_receives`; answers (url, arn).

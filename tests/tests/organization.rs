@@ -134,6 +134,8 @@ async fn an_organization_run_covers_every_active_account_and_region_and_isolates
     let proxy = HttpFaultProxy::start(&moto.endpoint(), faults.clone()).await?;
     let mut certificate_env = through_proxy(&env.env, &proxy.endpoint);
     certificate_env.extend(worker_settings(&certificate_url));
+    // Findings go to each member account's own Security Hub (checked below).
+    certificate_env.push(("SECURITY_HUB_FINDINGS".into(), "true".into()));
     let mut certificate_worker = e2e::runtime::FunctionProcess::start(
         &e2e::binaries::function_binary("acm-certificate-expiry")?,
         &certificate_env,
@@ -236,6 +238,28 @@ async fn an_organization_run_covers_every_active_account_and_region_and_isolates
     );
     for record in &dead {
         assert_eq!(item(record)?["account"], delta.as_str());
+    }
+
+    // Each certificate at risk has its finding in its own account and region; none elsewhere.
+    for (account, region, expected) in [
+        (&alpha, HUB_REGION, 1),
+        (&beta, OTHER_REGION, 1),
+        (&beta, HUB_REGION, 0),
+        (&gamma, HUB_REGION, 0),
+    ] {
+        let accounts = organization::finding_accounts(
+            &moto,
+            hub,
+            account,
+            region,
+            "credential-rotation/certificate-expiry",
+        )
+        .await?;
+        assert_eq!(
+            accounts,
+            vec![account.clone(); expected],
+            "{account} {region}"
+        );
     }
 
     // The key sweep in each account (DRY_RUN by default: nothing changes).
