@@ -212,6 +212,7 @@ impl<I: CertificateInventory, A: AlertSink> CertificateExpiry<I, A> {
             describe_errors = report.describe_errors,
             renewals_requested = report.renewals_requested,
             alerts_sent = report.alerts_sent,
+            security_hub = ?report.security_hub,
             "certificate scan finished"
         );
         published.into_result()?;

@@ -378,7 +378,7 @@ impl<D: KeyDirectory, V: KeyVault, A: AlertSink> Rotator<D, V, A> {
                 Some(publish_scan(store, scope.as_ref(), problems, &unread, only, now).await);
         }
         shared::metrics::emit(&report.metric_lines(source), now.saturating_mul(1000));
-        tracing::info!(users = report.users, outcomes = ?report.outcomes, alerts_sent = report.alerts_sent, dry_run = report.dry_run, "run finished");
+        tracing::info!(users = report.users, outcomes = ?report.outcomes, alerts_sent = report.alerts_sent, dry_run = report.dry_run, security_hub = ?report.security_hub, "run finished");
         published.into_result()?;
         let failed = report.outcomes.get("failed").copied().unwrap_or(0);
         if failed > 0 {

@@ -544,6 +544,7 @@ impl<K: KeyService, A: AlertSink> KeyRotation<K, A> {
             read_errors = report.read_errors,
             alerts_sent = report.alerts_sent,
             calls = ?report.calls,
+            security_hub = ?report.security_hub,
             "key scan finished"
         );
         published.into_result()?;

@@ -28,7 +28,7 @@ async fn main() -> Result<()> {
     let environment = TestEnvironment::new(&moto, REGION, &[]).await?;
     println!("Alert topic: {}", environment.topic_arn);
     let (rotated, rotation_alerts) = rotation_demo(&moto, &environment).await?;
-    let certificate_alerts = certificate_demo(&environment).await?;
+    let certificate_alerts = certificate_demo(&moto, &environment).await?;
     let key_alerts = key_rotator_demo(&environment).await?;
     let postgres = e2e::postgres::TestPostgres::start(true)?;
     let mut logins = database_demo(&environment, "PostgreSQL", &postgres).await?;
@@ -144,8 +144,10 @@ async fn rotation_demo(
     Ok((rotated, alerts.len()))
 }
 
-async fn certificate_demo(environment: &TestEnvironment) -> Result<usize> {
-    println!("\n== Certificates: importing four, then running the daily scan");
+async fn certificate_demo(moto: &Moto, environment: &TestEnvironment) -> Result<usize> {
+    println!(
+        "\n== Certificates: importing four, then running the daily scan (Security Hub findings on)"
+    );
     let acm = aws_sdk_acm::Client::new(&environment.sdk);
     let start = now();
     let samples = [
@@ -179,7 +181,9 @@ async fn certificate_demo(environment: &TestEnvironment) -> Result<usize> {
         println!("  imported {name:<20} {note}");
     }
     tokio::time::sleep(std::time::Duration::from_secs(4)).await;
-    let mut function = environment.start(CERTIFICATE_FUNCTION).await?;
+    let mut function = environment
+        .start_with(CERTIFICATE_FUNCTION, &[("SECURITY_HUB_FINDINGS", "true")])
+        .await?;
     let scheduled = e2e::scheduled_event()?;
     let report = match function.invoke(&scheduled).await? {
         Invocation::Response(report) => report,
@@ -190,6 +194,16 @@ async fn certificate_demo(environment: &TestEnvironment) -> Result<usize> {
     };
     println!("  scan report: {report}");
     let alerts = print_alerts(environment, "the scan", "certificate-scan-digest").await?;
+    println!("  Security Hub findings (one per certificate at risk):");
+    for finding in moto.security_hub_findings(REGION)? {
+        println!(
+            "    [{} {} {}] {}",
+            finding["Severity"]["Label"].as_str().unwrap_or("?"),
+            finding["Compliance"]["Status"].as_str().unwrap_or("?"),
+            finding["RecordState"].as_str().unwrap_or("?"),
+            finding["Title"].as_str().unwrap_or("?")
+        );
+    }
     Ok(alerts)
 }
 
