@@ -198,12 +198,37 @@ const KNOWN_VALUES: usize = 8;
 #[derive(Default)]
 struct KnownValues(std::sync::Mutex<KnownState>);
 
+/// The most recent [`KNOWN_VALUES`] items by secret and version, newest first.
+struct ByVersion<T>(std::collections::VecDeque<(String, String, T)>);
+
+impl<T> Default for ByVersion<T> {
+    fn default() -> Self {
+        Self(std::collections::VecDeque::new())
+    }
+}
+
+impl<T> ByVersion<T> {
+    fn get(&self, secret: &str, version: &str) -> Option<&T> {
+        self.0
+            .iter()
+            .find(|(s, v, _)| s == secret && v == version)
+            .map(|(_, _, item)| item)
+    }
+
+    fn put(&mut self, secret: &str, version: &str, item: T) {
+        self.0.retain(|(s, v, _)| !(s == secret && v == version));
+        self.0
+            .push_front((secret.to_owned(), version.to_owned(), item));
+        self.0.truncate(KNOWN_VALUES);
+    }
+}
+
 #[derive(Default)]
 struct KnownState {
-    values: std::collections::VecDeque<(String, String, SecretText)>,
+    values: ByVersion<SecretText>,
     current: std::collections::VecDeque<(String, String)>,
-    /// When a version was stored, by secret and version (for the rotation's duration).
-    stored: std::collections::VecDeque<(String, String, SystemTime)>,
+    /// When a version was stored (for the rotation's duration).
+    stored: ByVersion<SystemTime>,
 }
 
 impl KnownValues {
@@ -214,11 +239,7 @@ impl KnownValues {
     }
 
     fn value(&self, secret: &str, version: &str) -> Option<SecretText> {
-        self.state()
-            .values
-            .iter()
-            .find(|(s, v, _)| s == secret && v == version)
-            .map(|(_, _, value)| value.clone())
+        self.state().values.get(secret, version).cloned()
     }
 
     /// The version last seen as `AWSCURRENT` of the secret, with its value if known.
@@ -234,33 +255,15 @@ impl KnownValues {
     }
 
     fn remember(&self, secret: &str, version: &str, value: &SecretText) {
-        let mut state = self.state();
-        state
-            .values
-            .retain(|(s, v, _)| !(s == secret && v == version));
-        state
-            .values
-            .push_front((secret.to_owned(), version.to_owned(), value.clone()));
-        state.values.truncate(KNOWN_VALUES);
+        self.state().values.put(secret, version, value.clone());
     }
 
     fn remember_stored(&self, secret: &str, version: &str, at: SystemTime) {
-        let mut state = self.state();
-        state
-            .stored
-            .retain(|(s, v, _)| !(s == secret && v == version));
-        state
-            .stored
-            .push_front((secret.to_owned(), version.to_owned(), at));
-        state.stored.truncate(KNOWN_VALUES);
+        self.state().stored.put(secret, version, at);
     }
 
     fn stored(&self, secret: &str, version: &str) -> Option<SystemTime> {
-        self.state()
-            .stored
-            .iter()
-            .find(|(s, v, _)| s == secret && v == version)
-            .map(|(_, _, at)| *at)
+        self.state().stored.get(secret, version).copied()
     }
 
     fn remember_current(&self, secret: &str, version: &str, value: &SecretText) {
@@ -902,7 +905,7 @@ mod tests {
         for i in 0..KNOWN_VALUES + 3 {
             known.remember("arn:c", &format!("v{i}"), &value("x"));
         }
-        assert_eq!(known.state().values.len(), KNOWN_VALUES);
+        assert_eq!(known.state().values.0.len(), KNOWN_VALUES);
         assert_eq!(known.value("arn:c", "v0"), None, "the oldest went first");
         assert!(known
             .value("arn:c", &format!("v{}", KNOWN_VALUES + 2))
