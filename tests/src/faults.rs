@@ -292,11 +292,21 @@ fn operation_name(request: &hyper::http::request::Parts, body: &[u8]) -> String 
     {
         return target.to_owned();
     }
-    String::from_utf8_lossy(body)
+    if let Some(action) = String::from_utf8_lossy(body)
         .split('&')
         .find_map(|pair| pair.strip_prefix("Action="))
-        .unwrap_or("unknown")
-        .to_owned()
+    {
+        return action.to_owned();
+    }
+    // REST protocols (Security Hub): the signing scope's service, the method and the path.
+    let service = request
+        .headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|auth| auth.split("Credential=").nth(1))
+        .and_then(|scope| scope.split('/').nth(3))
+        .unwrap_or("unknown");
+    format!("{service} {} {}", request.method, request.uri.path())
 }
 
 async fn handle_http(

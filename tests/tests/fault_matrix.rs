@@ -107,6 +107,38 @@ async fn generic_secret_rotation_converges_after_every_fault() {
     assert_all_converged(&matrix.run().await.unwrap());
 }
 
+/// With Security Hub findings on, the finishSecret's read of open findings is one more call:
+/// faulted like any other, it never changes the rotation's outcome (publishing never fails a step).
+#[tokio::test]
+async fn generic_secret_rotation_with_findings_converges_after_every_fault() {
+    let moto = Moto::shared().unwrap();
+    let environment = TestEnvironment::new(moto, REGION, &[("SECURITY_HUB_FINDINGS", "true")])
+        .await
+        .unwrap();
+    let faults = Faults::default();
+    let matrix = Matrix {
+        function: "generic-secret-rotation (Security Hub findings on)",
+        binary: function_binary("generic-secret-rotation").unwrap(),
+        env: behind_proxy(moto, &environment, &faults).await,
+        faults,
+        sm: aws_sdk_secretsmanager::Client::new(&environment.sdk),
+        inbox: &environment.inbox,
+        subject: GenericSecret {
+            sm: aws_sdk_secretsmanager::Client::new(&environment.sdk),
+        },
+    };
+    let report = matrix.run().await.unwrap();
+    assert!(
+        report
+            .calls
+            .iter()
+            .any(|call| call == "securityhub POST /findings"),
+        "the clean rotation read the open findings: {:?}",
+        report.calls
+    );
+    assert_all_converged(&report);
+}
+
 /// A fault on the failure alert's own publish (refused, answer lost, or a network gone silent)
 /// neither hangs the step nor changes what it returns.
 #[tokio::test]
