@@ -48,12 +48,16 @@ impl TestMariaDb {
     pub fn start(tls: bool) -> Result<TestMariaDb> {
         let directory = std::env::temp_dir().join(crate::moto::unique_name("mariadb"));
         let data = directory.join("data");
-        std::fs::create_dir_all(&directory)?;
+        // A server removes every temporary table file it finds in its tmpdir when it starts:
+        // servers of tests running side by side must not share /tmp.
+        let tmp = directory.join("tmp");
+        std::fs::create_dir_all(&tmp)?;
         let owner = format!("{}:{}", SERVER_USER.0, SERVER_USER.1);
         give_to(&directory, &owner)?;
         let install = as_user(&binary("mariadb-install-db")?, SERVER_USER.0, SERVER_USER.1)
             .arg("--no-defaults")
             .arg(format!("--datadir={}", data.display()))
+            .arg(format!("--tmpdir={}", tmp.display()))
             .args([
                 "--auth-root-authentication-method=socket",
                 "--skip-test-db",
@@ -82,6 +86,7 @@ impl TestMariaDb {
         let mut args = vec![
             "--no-defaults".to_owned(),
             format!("--datadir={}", data.display()),
+            format!("--tmpdir={}", tmp.display()),
             format!("--port={port}"),
             "--bind-address=127.0.0.1".into(),
             format!("--socket={}", directory.join("mariadb.sock").display()),
