@@ -4,8 +4,8 @@
 //! file around every page a process touches, and the code one function runs is spread over the
 //! whole `.text` of its 8 MB binary. In release builds this places the functions that a run
 //! executes together, ahead of the rest, by the linker script `hot-code.ld` beside the crate's
-//! `Cargo.toml` (an `INSERT BEFORE .text` script; every linker the builds use, LLD through zig
-//! or directly and GNU ld, reads it). `infra/hot-code.sh` writes those scripts from traces of
+//! `Cargo.toml` (an `INSERT BEFORE .text` script, read by LLD through zig, as cargo lambda and
+//! `sam build` link, and by LLD directly). `infra/hot-code.sh` writes those scripts from traces of
 //! the benchmark's runs. A function missing from a script is only placed with the rest: a stale
 //! script costs memory, never correctness.
 //!
