@@ -392,8 +392,8 @@ fn injected_error(
     response
 }
 
-/// A TCP proxy in front of a PostgreSQL server. Each unit the client sends (the `SSLRequest`,
-/// then each TLS record) is one call named `postgres`.
+/// A TCP proxy in front of a database server. Each unit the client sends (the `SSLRequest`,
+/// then each TLS record) is one call named [`DATABASE_CALL`].
 pub struct TcpFaultProxy {
     pub port: u16,
 }

@@ -3,7 +3,7 @@
 //! the steps are driven again with the same token, as Secrets Manager does on its retries, until
 //! the rotation converges (or does not, which fails the case).
 
-use crate::faults::{Check, Fault, Faults, Trigger};
+use crate::faults::{Check, Fault, Faults, Trigger, DATABASE_CALL};
 use crate::inbox::AlertInbox;
 use crate::rotation::{
     fresh_token, rotation_event, secret_values, snapshot, start_rotation, STEPS,
@@ -242,13 +242,10 @@ impl<S: Subject> Matrix<'_, S> {
         for &(index, fault) in cases {
             report.cases += 1;
             let started = std::time::Instant::now();
-            // Whether a failed login leaves one more TLS record on the wire can be up to the
-            // race between the server closing and the client's goodbye, so a run may make a call
-            // fewer than the clean one: a case whose fault found no call at its number runs
-            // again, so that every number is faulted.
+            let trigger = trigger_for(calls, index);
             let mut outcome = Err("not run".into());
             for _ in 0..MAX_TRIES {
-                outcome = self.case(Some((Trigger::Index(index), fault))).await;
+                outcome = self.case(Some((trigger.clone(), fault))).await;
                 if !matches!(&outcome, Ok(result) if !result.fault_reached) {
                     break;
                 }
@@ -278,4 +275,20 @@ impl<S: Subject> Matrix<'_, S> {
         }
         report
     }
+}
+
+/// How a case finds the clean run's call `index` again. Whether a failed login leaves one
+/// more TLS record on the wire is up to the race between the server closing and the client's
+/// goodbye, so a run may make a database call more or fewer than the clean one, and calls made
+/// together may reach the proxy in either order. An AWS call is therefore found by its name and
+/// how many calls of that name came before it, which neither changes; a database flight has no
+/// name to tell it apart, so it is found by its number, and a case whose fault found no call at
+/// that number runs again (see [`MAX_TRIES`]).
+pub fn trigger_for(calls: &[String], index: usize) -> Trigger {
+    let name = &calls[index];
+    if name == DATABASE_CALL {
+        return Trigger::Index(index);
+    }
+    let occurrence = calls[..index].iter().filter(|c| *c == name).count();
+    Trigger::Named(name.clone(), occurrence)
 }

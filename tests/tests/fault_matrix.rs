@@ -8,7 +8,7 @@ use e2e::faults::{
     through_proxy, Check, Fault, Faults, HttpFaultProxy, TcpFaultProxy, Trigger, DATABASE_CALL,
 };
 use e2e::mariadb::TestMariaDb;
-use e2e::matrix::{Matrix, Subject};
+use e2e::matrix::{trigger_for, Matrix, Subject};
 use e2e::moto::{unique_name, Moto, REGION};
 use e2e::postgres::TestPostgres;
 use e2e::rotation::{create_secret, staged_value};
@@ -677,7 +677,7 @@ async fn iam_access_key_rotator_converges_after_every_fault() {
                             return Err(format!("an earlier clean run failed: {done:?}"));
                         }
                     }
-                    faults.arm(Some((Trigger::Index(index), fault)), Some(case.check()));
+                    faults.arm(Some((trigger_for(calls, index), fault)), Some(case.check()));
                     if process.invoke(&events[phase]).await.is_err() {
                         process = start(env.clone()).await.map_err(|e| e.to_string())?;
                     }
@@ -949,7 +949,10 @@ async fn kms_rotation_converges_after_every_fault() {
                         .await
                         .map_err(|e| e.to_string())?;
                     let mut process = start().await.map_err(|e| e.to_string())?;
-                    faults.arm(Some((Trigger::Index(index), fault)), Some(case.check()));
+                    faults.arm(
+                        Some((trigger_for(&calls, index), fault)),
+                        Some(case.check()),
+                    );
                     // Lambda retries a failed asynchronous invocation, in a new environment
                     // after a crash.
                     let mut done = false;
