@@ -321,6 +321,10 @@ impl MySql {
 }
 
 impl Database for MySql {
+    fn prepare_first_login(&self) {
+        self.settings.tls.load_roots_in_background();
+    }
+
     async fn check_login(&self, login: &Login<'_>) -> Result<(), DbError> {
         let mut session = self.connect(login).await?;
         let result = session

@@ -232,6 +232,10 @@ impl Postgres {
 }
 
 impl Database for Postgres {
+    fn prepare_first_login(&self) {
+        self.settings.tls.load_roots_in_background();
+    }
+
     async fn check_login(&self, login: &Login<'_>) -> Result<(), DbError> {
         let session = self.connect(login).await?;
         let result = self

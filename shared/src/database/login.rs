@@ -88,6 +88,9 @@ pub trait Database: Send + Sync {
         pending_user: &str,
         password: &SecretText,
     ) -> impl Future<Output = Result<(), DbError>> + Send;
+    /// Starts, off the critical path, what the first login would otherwise wait for (the
+    /// trusted roots). Called once, before the first event.
+    fn prepare_first_login(&self) {}
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -31,7 +31,9 @@ pub async fn serve<C, D: Database>(
     .await;
     let (settings, database, policy) = started.settings;
     let secrets = || SecretsManagerStore::new(aws_sdk_secretsmanager::Client::new(&started.sdk));
-    let target = DatabaseLogin::new(family, adapter(database), secrets(), policy, settings);
+    let database = adapter(database);
+    database.prepare_first_login();
+    let target = DatabaseLogin::new(family, database, secrets(), policy, settings);
     let function = RotationFunction::new(
         Rotator::new(secrets(), target),
         SnsAlerts::new(

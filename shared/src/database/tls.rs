@@ -1,12 +1,12 @@
 //! How database connections are secured: `DB_TLS` and `DB_CA_BUNDLE`, read and checked at
-//! start-up; the trusted roots (the system's and the bundle's) loaded at the first TLS
-//! connection, which createSecret and finishSecret never make.
+//! start-up; the trusted roots (the system's and the bundle's) loaded on a thread of their own
+//! while the function waits for its first event, or else at the first TLS connection.
 
 use super::secret::{DbSecret, SecretTls};
 use crate::config::{ConfigError, Env};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::CertificateDer;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TlsMode {
@@ -19,12 +19,14 @@ pub enum TlsMode {
 pub struct TlsSettings {
     pub mode: TlsMode,
     /// The `DB_CA_BUNDLE` certificates, each accepted by rustls at start-up.
-    bundle: Vec<CertificateDer<'static>>,
+    bundle: Arc<Vec<CertificateDer<'static>>>,
     /// The system's roots that rustls accepts, then the bundle, and the same parsed into rustls's
-    /// store: read and parsed once, at the first TLS connection (a directory of PEM files costs
-    /// milliseconds to read and parse).
-    roots: OnceLock<(Vec<CertificateDer<'static>>, rustls::RootCertStore)>,
+    /// store: read and parsed once (a directory of PEM files costs milliseconds to read and
+    /// parse), by [`TlsSettings::load_roots_in_background`] or the first TLS connection.
+    roots: Arc<OnceLock<Roots>>,
 }
+
+type Roots = (Vec<CertificateDer<'static>>, rustls::RootCertStore);
 
 impl TlsSettings {
     /// `DB_TLS` (`verify-full` or `disable`), `DB_CA_BUNDLE` (a PEM file of extra trusted CAs,
@@ -64,8 +66,8 @@ impl TlsSettings {
         }
         Ok(Self {
             mode,
-            bundle,
-            roots: OnceLock::new(),
+            bundle: Arc::new(bundle),
+            roots: Arc::new(OnceLock::new()),
         })
     }
 
@@ -85,20 +87,41 @@ impl TlsSettings {
         self.loaded().1.clone()
     }
 
-    fn loaded(&self) -> &(Vec<CertificateDer<'static>>, rustls::RootCertStore) {
-        self.roots.get_or_init(|| {
-            let mut roots: Vec<CertificateDer<'static>> = Vec::new();
-            let mut store = rustls::RootCertStore::empty();
-            let native = rustls_native_certs::load_native_certs().certs;
-            // The bundle's certificates were each accepted at start-up.
-            for certificate in native.into_iter().chain(self.bundle.iter().cloned()) {
-                if store.add(certificate.clone()).is_ok() {
-                    roots.push(certificate);
-                }
-            }
-            (roots, store)
-        })
+    /// Starts reading the roots on a thread of its own, so that the first login does not wait
+    /// for them: called once the function is ready, it runs while the process waits for its
+    /// first event and for the secret's reads. A first connection that comes sooner waits for
+    /// it; where no thread can be started, the first connection loads them.
+    pub fn load_roots_in_background(&self) {
+        if self.mode == TlsMode::Disable {
+            return;
+        }
+        let (roots, bundle) = (Arc::clone(&self.roots), Arc::clone(&self.bundle));
+        let started = std::thread::Builder::new()
+            .name("database-roots".into())
+            .spawn(move || {
+                roots.get_or_init(|| load(&bundle));
+            });
+        if let Err(error) = started {
+            tracing::debug!(%error, "no thread to load the database's trusted roots on");
+        }
     }
+
+    fn loaded(&self) -> &Roots {
+        self.roots.get_or_init(|| load(&self.bundle))
+    }
+}
+
+fn load(bundle: &[CertificateDer<'static>]) -> Roots {
+    let mut roots: Vec<CertificateDer<'static>> = Vec::new();
+    let mut store = rustls::RootCertStore::empty();
+    let native = rustls_native_certs::load_native_certs().certs;
+    // The bundle's certificates were each accepted at start-up.
+    for certificate in native.into_iter().chain(bundle.iter().cloned()) {
+        if store.add(certificate.clone()).is_ok() {
+            roots.push(certificate);
+        }
+    }
+    (roots, store)
 }
 
 #[cfg(test)]
@@ -126,5 +149,14 @@ mod tests {
                 "{name}={value}"
             );
         }
+    }
+
+    #[test]
+    fn connections_read_the_roots_the_background_thread_loaded() {
+        let settings = TlsSettings::from_env(&Env::default()).unwrap();
+        settings.load_roots_in_background();
+        // `roots` waits for the thread if it is still reading.
+        assert_eq!(settings.roots().len(), load(&[]).0.len());
+        assert_eq!(settings.root_store().len(), settings.roots().len());
     }
 }
