@@ -481,24 +481,24 @@ impl<K: KeyService, A: AlertSink> KeyRotation<K, A> {
                 "key evidence"
             );
             if listed_in_digest(&assessment) {
-                listed.push(Box::new((*view, assessment)));
+                listed.push(ListedKey::new(*view, assessment));
             }
         }
         drop(reads);
         report.compliant = tally.compliant;
         // Key ids are unique, so an unstable sort's order is as deterministic as a stable one.
-        listed.sort_unstable_by(|a, b| a.0.key.id.cmp(&b.0.key.id));
+        listed.sort_unstable_by(|a, b| a.id.cmp(&b.id));
         report.read_errors = read_errors.into_inner();
 
         let enforced = self.enforce(&listed).await;
         report.enforcement = enforced_counts(&enforced);
 
         let mut alerts: Vec<Alert> = Vec::new();
-        for (view, assessment) in listed.iter().map(|key| &**key) {
-            for finding in &assessment.findings {
+        for key in &listed {
+            for finding in &key.findings {
                 *report.findings.entry(finding.kind()).or_default() += 1;
                 if finding.alerts_today() {
-                    alerts.push(key_alert(view, assessment, finding, source, now));
+                    alerts.push(key_alert(key, finding, source, now));
                 }
             }
         }
@@ -554,8 +554,8 @@ impl<K: KeyService, A: AlertSink> KeyRotation<K, A> {
     async fn enforce(&self, listed: &[ListedKey]) -> BTreeMap<String, Enforced> {
         let mut enforced = BTreeMap::new();
         let mut changes = 0;
-        for (view, assessment) in listed.iter().map(|key| &**key) {
-            let Some(enforcement) = assessment.enforcement else {
+        for key in listed {
+            let Some(enforcement) = key.enforcement else {
                 continue;
             };
             let period_days = enforcement_period(enforcement);
@@ -566,20 +566,20 @@ impl<K: KeyService, A: AlertSink> KeyRotation<K, A> {
             } else {
                 changes += 1;
                 let shared::kms::policy::Enforcement::EnableRotation { period } = enforcement;
-                match self.keys.enable_rotation(&view.key.id, period).await {
+                match self.keys.enable_rotation(&key.id, period).await {
                     Ok(()) => {
-                        tracing::info!(key_id = %view.key.id, period_days, "enabled automatic rotation");
+                        tracing::info!(key_id = %key.id, period_days, "enabled automatic rotation");
                         Enforced::Enabled { period_days }
                     }
                     Err(error) => {
-                        tracing::error!(key_id = %view.key.id, %error, "could not enable automatic rotation");
+                        tracing::error!(key_id = %key.id, %error, "could not enable automatic rotation");
                         Enforced::Failed {
                             error: error.to_string(),
                         }
                     }
                 }
             };
-            enforced.insert(view.key.id.clone(), outcome);
+            enforced.insert(key.id.clone(), outcome);
         }
         enforced
     }
@@ -822,16 +822,16 @@ fn problems(
     now: i64,
 ) -> Vec<Problem> {
     let mut problems = Vec::new();
-    for (view, assessment) in listed.iter().map(|key| &**key) {
-        let rotation_enabled = matches!(enforced.get(&view.key.id), Some(Enforced::Enabled { .. }));
-        for finding in &assessment.findings {
+    for key in listed {
+        let rotation_enabled = matches!(enforced.get(&key.id), Some(Enforced::Enabled { .. }));
+        for finding in &key.findings {
             let fixed_now = rotation_enabled
                 && matches!(
                     finding,
                     Finding::RotationDisabled | Finding::PeriodTooLong { .. }
                 );
             if !fixed_now {
-                let alert = key_alert(view, assessment, finding, source, now);
+                let alert = key_alert(key, finding, source, now);
                 problems.push(Problem::from_alert(&alert, ResourceType::KmsKey));
             }
         }

@@ -6,7 +6,7 @@
 //! with its reason.
 
 use shared::alert::{facts, Alert, Fact, Severity};
-use shared::kms::policy::{Assessment, Enforcement, Finding};
+use shared::kms::policy::{Assessment, Enforcement, Exemption, Finding, KeyClass};
 use shared::kms::KeyView;
 use std::collections::BTreeMap;
 
@@ -36,10 +36,10 @@ fn in_days(days: i64) -> String {
 }
 
 /// `alias/name (key id)`, or the key id alone when it has no alias.
-fn named(view: &KeyView) -> String {
-    match view.aliases.first() {
-        Some(alias) => format!("{alias} ({})", view.key.id),
-        None => view.key.id.clone(),
+fn named(key: &ListedKey) -> String {
+    match key.aliases.first() {
+        Some(alias) => format!("{alias} ({})", key.id),
+        None => key.id.clone(),
     }
 }
 
@@ -61,15 +61,8 @@ fn base(severity: Severity, kind: &'static str, resource: &str, source: &str, no
 }
 
 /// The alert of one finding that alerts today.
-pub fn key_alert(
-    view: &KeyView,
-    assessment: &Assessment,
-    finding: &Finding,
-    source: &str,
-    now: i64,
-) -> Alert {
-    let key = &view.key;
-    let name = view.display_name();
+pub fn key_alert(key: &ListedKey, finding: &Finding, source: &str, now: i64) -> Alert {
+    let name = key.display_name();
     let mut alert = base(finding.severity(), finding.kind(), &key.arn, source, now);
     alert.title = match finding {
         Finding::MaterialExpiring {
@@ -111,26 +104,22 @@ pub fn key_alert(
         (
             "aliases",
             "Aliases",
-            (!view.aliases.is_empty()).then(|| view.aliases.join(", ")),
+            (!key.aliases.is_empty()).then(|| key.aliases.join(", ")),
         ),
-        ("class", "Class", Some(assessment.class.label().to_owned())),
+        ("class", "Class", Some(key.class.label().to_owned())),
         ("state", "State", Some(key.state.clone())),
         ("days_left", "Days left", days_left.clone()),
         (
             "material_valid_to",
             "Material valid to",
-            assessment.evidence.material_valid_to.clone(),
+            key.material_valid_to.clone(),
         ),
-        (
-            "deletion_date",
-            "Deletion date",
-            assessment.evidence.deletion_date.clone(),
-        ),
-        ("grants", "Grants", view.grants.map(|g| g.to_string())),
+        ("deletion_date", "Deletion date", key.deletion_date.clone()),
+        ("grants", "Grants", key.grants.map(|g| g.to_string())),
     ]);
     alert
         .attributes
-        .insert("class", assessment.class.label().to_owned());
+        .insert("class", key.class.label().to_owned());
     if let Some(days) = days_left {
         alert.attributes.insert("days_left", days);
     }
@@ -178,9 +167,65 @@ pub fn listed_in_digest(assessment: &Assessment) -> bool {
         || assessment.enforcement.is_some()
 }
 
-/// A key the digest lists. Boxed: a scan may keep hundreds, and a vector of the pair itself
-/// (a large value) would hold up to twice their size in spare capacity as it grows.
-pub type ListedKey = Box<(KeyView, Assessment)>;
+/// What the digest, the enforcement, the alerts and the findings read of a key the scan keeps.
+/// Not the key's whole view and assessment: a scan may keep thousands (a large account's keys
+/// without rotation), and the pair takes about 930 bytes before its strings.
+#[derive(Debug, Clone)]
+pub struct ListedKey {
+    pub id: String,
+    pub arn: String,
+    pub state: String,
+    pub aliases: Vec<String>,
+    pub grants: Option<usize>,
+    pub class: KeyClass,
+    pub findings: Vec<Finding>,
+    pub exemption: Option<Exemption>,
+    pub enforcement: Option<Enforcement>,
+    /// As in the key's evidence record (RFC 3339).
+    pub material_valid_to: Option<String>,
+    pub deletion_date: Option<String>,
+}
+
+impl ListedKey {
+    pub fn new(view: KeyView, assessment: Assessment) -> Self {
+        let KeyView {
+            key,
+            aliases,
+            grants,
+            ..
+        } = view;
+        let Assessment {
+            class,
+            findings,
+            exemption,
+            enforcement,
+            evidence,
+            ..
+        } = assessment;
+        Self {
+            id: key.id,
+            arn: key.arn,
+            state: key.state,
+            aliases,
+            grants,
+            class,
+            findings,
+            exemption,
+            enforcement,
+            material_valid_to: evidence.material_valid_to,
+            deletion_date: evidence.deletion_date,
+        }
+    }
+
+    /// The name a person recognises: its first alias, else its id.
+    pub fn display_name(&self) -> &str {
+        self.aliases.first().map_or(&self.id, String::as_str)
+    }
+
+    pub fn severity(&self) -> Option<Severity> {
+        self.findings.iter().map(Finding::severity).max()
+    }
+}
 
 pub struct DigestInput<'a> {
     /// The keys [`listed_in_digest`] keeps (more are ignored where they have nothing to list).
@@ -196,17 +241,16 @@ pub struct DigestInput<'a> {
 
 /// The scan's one digest: every finding, change and exemption.
 pub fn digest_alert(input: &DigestInput<'_>, source: &str, now: i64) -> Alert {
-    let mut with_findings: Vec<&(KeyView, Assessment)> = input
+    let mut with_findings: Vec<&ListedKey> = input
         .listed
         .iter()
-        .map(|key| &**key)
-        .filter(|(_, a)| !a.findings.is_empty())
+        .filter(|key| !key.findings.is_empty())
         .collect();
-    with_findings.sort_by_key(|(v, a)| (std::cmp::Reverse(a.severity()), v.key.id.clone()));
+    with_findings.sort_by_key(|key| (std::cmp::Reverse(key.severity()), key.id.clone()));
     let partly_read = input.tally.partly_read;
     let severity = with_findings
         .iter()
-        .filter_map(|(_, a)| a.severity())
+        .filter_map(|key| key.severity())
         .max()
         .unwrap_or(Severity::Info)
         .max(if input.unread > 0 || partly_read > 0 {
@@ -218,16 +262,12 @@ pub fn digest_alert(input: &DigestInput<'_>, source: &str, now: i64) -> Alert {
     let lines = capped(
         with_findings
             .iter()
-            .map(|(view, assessment)| {
-                let findings: Vec<String> = assessment
-                    .findings
-                    .iter()
-                    .map(Finding::explanation)
-                    .collect();
+            .map(|key| {
+                let findings: Vec<String> = key.findings.iter().map(Finding::explanation).collect();
                 format!(
                     "- {} [{}]: {}",
-                    named(view),
-                    assessment.severity().unwrap_or(Severity::Info).as_str(),
+                    named(key),
+                    key.severity().unwrap_or(Severity::Info).as_str(),
                     findings.join("; ")
                 )
             })
@@ -252,17 +292,13 @@ pub fn digest_alert(input: &DigestInput<'_>, source: &str, now: i64) -> Alert {
     let exempt: Vec<String> = input
         .listed
         .iter()
-        .map(|key| &**key)
-        .filter(|(_, a)| a.exemption.is_some())
-        .map(|(v, a)| {
-            format!(
+        .filter_map(|key| {
+            let exemption = key.exemption.as_ref()?;
+            Some(format!(
                 "- {}: exempt, reason: {}",
-                named(v),
-                a.evidence
-                    .exemption_reason
-                    .as_deref()
-                    .unwrap_or("none given")
-            )
+                named(key),
+                exemption.reason.as_deref().unwrap_or("none given")
+            ))
         })
         .collect();
     let exempt = capped(exempt, "exempt key(s)");
@@ -430,7 +466,11 @@ mod tests {
         for (_, assessment) in keys {
             tally.add(assessment);
         }
-        let listed: Vec<ListedKey> = keys.iter().cloned().map(Box::new).collect();
+        let listed: Vec<ListedKey> = keys
+            .iter()
+            .cloned()
+            .map(|(v, a)| ListedKey::new(v, a))
+            .collect();
         digest_alert(
             &DigestInput {
                 listed: &listed,
@@ -460,8 +500,12 @@ mod tests {
     #[test]
     fn a_key_pending_deletion_in_use_pages_with_the_date_and_what_to_do() {
         let keys = assessed(vec![view("k-1", "PendingDeletion", Some("alias/orders"))]);
-        let (v, a) = &keys[0];
-        let alert = key_alert(v, a, &a.findings[0], "kms-key-rotation", NOW);
+        let key = keys
+            .into_iter()
+            .next()
+            .map(|(v, a)| ListedKey::new(v, a))
+            .unwrap();
+        let alert = key_alert(&key, &key.findings[0], "kms-key-rotation", NOW);
         assert_eq!(
             alert.subject(),
             "[CRITICAL] KMS key alias/orders is pending deletion but still in use"
