@@ -504,3 +504,34 @@ async fn set_secret_falls_back_to_the_previous_password_when_the_current_one_fai
         .output()
         .contains("AWSCURRENT does not log in; trying AWSPREVIOUS"));
 }
+
+/// A single-user rotation on one process, its AWS calls counted at 20 ms a call (the database is
+/// reached directly): createSecret describes and reads both values together, then stores the new
+/// one (4 calls, a chain of 2); setSecret and testSecret know both values and only describe (1
+/// each: `AWSPREVIOUS` is read only when `AWSCURRENT` no longer logs in); finishSecret describes,
+/// moves `AWSCURRENT`, then removes `AWSPENDING` (3, one after the other).
+#[tokio::test]
+async fn a_single_user_rotation_makes_nine_aws_calls_and_reads_awsprevious_only_to_fall_back() {
+    use e2e::faults::{latency_proxy, through_proxy};
+    let s = setup().await;
+    let moto = Moto::shared().expect("moto");
+    let (network, proxy) = latency_proxy(&moto.endpoint(), std::time::Duration::from_millis(20))
+        .await
+        .expect("proxy");
+    let env = through_proxy(&s.environment.env, &proxy.endpoint);
+    let binary = e2e::binaries::function_binary(FUNCTION).unwrap();
+    let mut function = FunctionProcess::start(&binary, &env).await.unwrap();
+    s.create_login("app", "first-Passw0rd").await;
+    let arn = s.store(&s.secret_value("app", "first-Passw0rd")).await;
+    let per_step = e2e::rotation::calls_per_step(&mut function, &network, &s.sm, &arn)
+        .await
+        .unwrap();
+    assert_eq!(
+        per_step,
+        [(4, 2), (1, 1), (1, 1), (3, 3)],
+        "(calls, chain) per step"
+    );
+    let current = field(&s.staged(&arn, "AWSCURRENT").await, "password");
+    assert!(s.db.accepts("app", &current).await);
+    assert!(!s.db.accepts("app", "first-Passw0rd").await);
+}

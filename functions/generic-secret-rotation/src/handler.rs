@@ -16,7 +16,7 @@
 use serde_json::{Map, Value};
 use shared::config::{ConfigError, Env};
 use shared::password::{PasswordError, PasswordPolicy, PolicyViolation};
-use shared::rotation::RotationTarget;
+use shared::rotation::{PreviousValue, RotationTarget};
 use shared::secret::SecretText;
 
 pub const DEFAULT_ROTATED_FIELD: &str = "password";
@@ -218,7 +218,7 @@ impl RotationTarget for GenericSecret {
         &self,
         current: &SecretText,
         pending: &SecretText,
-        _previous: Option<&SecretText>,
+        _previous: PreviousValue<'_>,
     ) -> Result<(), Self::Error> {
         self.verify(current, pending)
     }

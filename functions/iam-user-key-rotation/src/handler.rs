@@ -18,7 +18,7 @@ use shared::iam::creation::{creation_record, unstored_keys, SECRET_ROTATION_RECO
 use shared::iam::directory::{DirectoryError, KeyDirectory};
 use shared::iam::identity::{verify_key, IdentityCheck};
 use shared::iam::key_suffix;
-use shared::rotation::RotationTarget;
+use shared::rotation::{PreviousValue, RotationTarget};
 use shared::secret::SecretText;
 use std::time::Duration;
 
@@ -98,6 +98,19 @@ pub fn propagation_timeout_from_env(env: &Env) -> Result<Duration, ConfigError> 
     Ok(Duration::from_secs(
         env.duration_or("KEY_PROPAGATION_TIMEOUT", 60, 600)? as u64,
     ))
+}
+
+/// The pending key secret, parsed, when it is for the user the current one is for: the key is
+/// only ever replaced, never moved to another user.
+fn same_user(current: &SecretText, pending: &SecretText) -> Result<KeySecret, KeySecretError> {
+    let (current, pending) = (KeySecret::parse(current)?, KeySecret::parse(pending)?);
+    if current.user != pending.user {
+        return Err(KeySecretError::UserChanged {
+            current: current.user,
+            pending: pending.user,
+        });
+    }
+    Ok(pending)
 }
 
 impl<D: KeyDirectory, I: IdentityCheck> RotationTarget for UserKey<D, I> {
@@ -182,16 +195,9 @@ impl<D: KeyDirectory, I: IdentityCheck> RotationTarget for UserKey<D, I> {
         &self,
         current: &SecretText,
         pending: &SecretText,
-        _previous: Option<&SecretText>,
+        _previous: PreviousValue<'_>,
     ) -> Result<(), KeySecretError> {
-        let (current, pending) = (KeySecret::parse(current)?, KeySecret::parse(pending)?);
-        if current.user != pending.user {
-            return Err(KeySecretError::UserChanged {
-                current: current.user,
-                pending: pending.user,
-            });
-        }
-        Ok(())
+        same_user(current, pending).map(|_| ())
     }
 
     async fn test_pending(
@@ -199,8 +205,7 @@ impl<D: KeyDirectory, I: IdentityCheck> RotationTarget for UserKey<D, I> {
         current: &SecretText,
         pending: &SecretText,
     ) -> Result<(), KeySecretError> {
-        self.set_pending(current, pending, None).await?;
-        let pending = KeySecret::parse(pending)?;
+        let pending = same_user(current, pending)?;
         let arn = verify_key(
             &self.identity,
             &pending.user,

@@ -170,6 +170,24 @@ impl Session {
     }
 }
 
+/// The new password's SCRAM-SHA-256 verifier (4,096 HMAC-SHA-256 rounds, over a millisecond),
+/// computed on a thread of its own while the login it is sent over is made, instead of after it.
+fn verifier_alongside(
+    password: &SecretText,
+    user: &str,
+) -> impl Future<Output = Result<String, DbError>> {
+    let password = password.clone();
+    let computing = tokio::task::spawn_blocking(move || sql::verifier(&password));
+    let user = user.to_owned();
+    async move {
+        computing.await.map_err(|e| DbError::Statement {
+            action: "computing the new password's verifier",
+            user,
+            message: e.to_string(),
+        })
+    }
+}
+
 /// How much longer than the server's own `statement_timeout` the function waits for an answer
 /// before it gives up on the connection.
 const STATEMENT_SLACK: Duration = Duration::from_secs(5);
@@ -182,7 +200,7 @@ impl Postgres {
         master_user: &str,
         current_user: &str,
         pending_user: &str,
-        password: &SecretText,
+        verifier: &str,
     ) -> Result<(), DbError> {
         let original = base_user(current_user);
         let transaction = self
@@ -199,11 +217,10 @@ impl Postgres {
             )
             .await?
             .is_some();
-        let verifier = sql::verifier(password);
         let login = if pending_exists {
-            sql::set_password(pending_user, &verifier)
+            sql::set_password(pending_user, verifier)
         } else {
-            sql::create_login(pending_user, &verifier)
+            sql::create_login(pending_user, verifier)
         };
         self.bounded(
             "setting the pending user's login",
@@ -255,8 +272,16 @@ impl Database for Postgres {
         login: &Login<'_>,
         password: &SecretText,
     ) -> Result<(), DbError> {
+        let verifier = verifier_alongside(password, &login.secret.username);
         let session = self.connect(login).await?;
-        let statement = sql::set_password(&login.secret.username, &sql::verifier(password));
+        let verifier = match verifier.await {
+            Ok(verifier) => verifier,
+            Err(error) => {
+                session.close().await;
+                return Err(error);
+            }
+        };
+        let statement = sql::set_password(&login.secret.username, &verifier);
         let result = self
             .bounded(
                 "setting the new password",
@@ -275,16 +300,21 @@ impl Database for Postgres {
         pending_user: &str,
         password: &SecretText,
     ) -> Result<(), DbError> {
+        let verifier = verifier_alongside(password, pending_user);
         let mut session = self.connect(master).await?;
-        let result = self
-            .prepare_alternate_in(
-                &mut session.client,
-                &master.secret.username,
-                current_user,
-                pending_user,
-                password,
-            )
-            .await;
+        let result = match verifier.await {
+            Ok(verifier) => {
+                self.prepare_alternate_in(
+                    &mut session.client,
+                    &master.secret.username,
+                    current_user,
+                    pending_user,
+                    &verifier,
+                )
+                .await
+            }
+            Err(error) => Err(error),
+        };
         session.close().await;
         result
     }

@@ -18,7 +18,9 @@
 use super::secret::{alternate_user, DbSecret, EngineFamily, SecretError};
 use crate::config::{ConfigError, Env};
 use crate::password::{PasswordError, PasswordPolicy};
-use crate::rotation::{RotationTarget, SecretStore, StoreError, VersionSelector, AWSCURRENT};
+use crate::rotation::{
+    PreviousValue, RotationTarget, SecretStore, StoreError, VersionSelector, AWSCURRENT,
+};
 use crate::secret::SecretText;
 use std::future::Future;
 use std::time::Duration;
@@ -155,6 +157,8 @@ pub enum DatabaseRotationError {
         current: DbError,
         previous: Option<String>,
     },
+    #[error("could not log in with AWSCURRENT ({current}), and AWSPREVIOUS, the login left to try, could not be read: {source}")]
+    PreviousUnreadable { current: DbError, source: StoreError },
     #[error("logged in with AWSCURRENT, but the password change did not take effect (it failed, or the connection broke before it committed): {0}")]
     PasswordChangeFailed(DbError),
     #[error(
@@ -236,7 +240,7 @@ impl<D: Database, S: SecretStore> DatabaseLogin<D, S> {
         &self,
         current: &DbSecret,
         pending: &DbSecret,
-        previous: Option<&SecretText>,
+        previous: PreviousValue<'_>,
     ) -> Result<(), DatabaseRotationError> {
         // AWSCURRENT first: on a first attempt it is the login that works, so the change costs
         // one login and no failed one (which would also show in the server's log as a failed
@@ -262,8 +266,17 @@ impl<D: Database, S: SecretStore> DatabaseLogin<D, S> {
             tracing::info!(error = %current_error, "AWSCURRENT no longer logs in and the pending password works: an earlier attempt made the change");
             return Ok(());
         }
+        let previous = match previous.read().await {
+            Ok(previous) => previous,
+            Err(source) => {
+                return Err(DatabaseRotationError::PreviousUnreadable {
+                    current: current_error,
+                    source,
+                })
+            }
+        };
         let previous = previous
-            .map(|p| self.parse(p))
+            .map(|p| self.parse(&p))
             .transpose()?
             .filter(|p| p.username == current.username && p.host == current.host);
         let Some(previous) = previous else {
@@ -310,7 +323,6 @@ impl<D: Database, S: SecretStore> DatabaseLogin<D, S> {
 
 impl<D: Database, S: SecretStore> RotationTarget for DatabaseLogin<D, S> {
     type Error = DatabaseRotationError;
-    const NEEDS_PREVIOUS: bool = true;
 
     async fn new_pending_value(
         &self,
@@ -329,7 +341,7 @@ impl<D: Database, S: SecretStore> RotationTarget for DatabaseLogin<D, S> {
         &self,
         current: &SecretText,
         pending: &SecretText,
-        previous: Option<&SecretText>,
+        previous: PreviousValue<'_>,
     ) -> Result<(), DatabaseRotationError> {
         let (current, pending) = (self.parse(current)?, self.parse(pending)?);
         let alternating = self.alternating(&current);
@@ -367,6 +379,126 @@ impl<D: Database, S: SecretStore> RotationTarget for DatabaseLogin<D, S> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rotation::SecretsManagerStore;
+    use aws_smithy_mocks::mock_client;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// A server whose user `app` logs in with one password only; a password change always fails.
+    struct Server {
+        password: &'static str,
+    }
+
+    impl Server {
+        fn log_in(&self, login: &Login<'_>) -> Result<(), DbError> {
+            if login.secret.password.expose() == self.password {
+                Ok(())
+            } else {
+                Err(login.failed("password authentication failed".into()))
+            }
+        }
+    }
+
+    impl Database for Server {
+        async fn check_login(&self, login: &Login<'_>) -> Result<(), DbError> {
+            self.log_in(login)
+        }
+        async fn set_own_password(&self, login: &Login<'_>, _: &SecretText) -> Result<(), DbError> {
+            self.log_in(login)?;
+            Err(DbError::Unsupported("the change is refused".into()))
+        }
+        async fn prepare_alternate(
+            &self,
+            _: &Login<'_>,
+            _: &str,
+            _: &str,
+            _: &SecretText,
+        ) -> Result<(), DbError> {
+            Err(DbError::Unsupported("single user only".into()))
+        }
+    }
+
+    fn single_user(password: &'static str) -> DatabaseLogin<Server, SecretsManagerStore> {
+        DatabaseLogin::new(
+            EngineFamily::Postgres,
+            Server { password },
+            SecretsManagerStore::new(mock_client!(aws_sdk_secretsmanager, [])),
+            PasswordPolicy::from_env(&Env::default()).unwrap(),
+            Settings::from_env(&Env::default()).unwrap(),
+        )
+    }
+
+    fn secret(password: &str) -> SecretText {
+        SecretText::new(format!(
+            r#"{{"engine":"postgres","host":"db.example","username":"app","password":"{password}"}}"#
+        ))
+    }
+
+    #[tokio::test]
+    async fn set_secret_reads_the_previous_value_only_when_neither_current_nor_pending_logs_in() {
+        let reads = AtomicUsize::new(0);
+        let previous = |text: SecretText| {
+            PreviousValue::new(async {
+                reads.fetch_add(1, Ordering::Relaxed);
+                Ok(Some(text))
+            })
+        };
+        // AWSCURRENT logs in (the change itself is refused here): AWSPREVIOUS is never read.
+        let error = single_user("cur-Passw0rd")
+            .set_pending(
+                &secret("cur-Passw0rd"),
+                &secret("new-Passw0rd"),
+                previous(secret("old-Passw0rd")),
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(error, DatabaseRotationError::PasswordChangeFailed(_)), "{error}");
+        // The pending password already works: an earlier attempt made the change.
+        single_user("new-Passw0rd")
+            .set_pending(
+                &secret("cur-Passw0rd"),
+                &secret("new-Passw0rd"),
+                previous(secret("old-Passw0rd")),
+            )
+            .await
+            .unwrap();
+        assert_eq!(reads.load(Ordering::Relaxed), 0);
+        // Only AWSPREVIOUS logs in: it is read, and the change is made with it.
+        let error = single_user("old-Passw0rd")
+            .set_pending(
+                &secret("cur-Passw0rd"),
+                &secret("new-Passw0rd"),
+                previous(secret("old-Passw0rd")),
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(reads.load(Ordering::Relaxed), 1);
+        assert!(
+            matches!(&error, DatabaseRotationError::NoWorkingLogin { previous: Some(p), .. } if p.contains("the change is refused")),
+            "{error}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_previous_value_that_cannot_be_read_is_reported_with_why_current_failed() {
+        let unreadable = PreviousValue::new(async {
+            Err(StoreError::Api {
+                operation: "GetSecretValue",
+                secret_id: "db-secret".into(),
+                message: "Rate exceeded".into(),
+            })
+        });
+        let error = single_user("elsewhere-Passw0rd")
+            .set_pending(&secret("cur-Passw0rd"), &secret("new-Passw0rd"), unreadable)
+            .await
+            .unwrap_err();
+        assert!(matches!(error, DatabaseRotationError::PreviousUnreadable { .. }));
+        let text = error.to_string();
+        assert!(
+            text.contains("could not log in as app") && text.contains("Rate exceeded"),
+            "{text}"
+        );
+        assert!(!text.contains("cur-Passw0rd") && !text.contains("new-Passw0rd"), "{text}");
+    }
 
     #[test]
     fn settings_choose_the_strategy_and_bound_the_waits() {

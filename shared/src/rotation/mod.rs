@@ -24,6 +24,7 @@ use serde::Serialize;
 use std::collections::BTreeSet;
 use std::error::Error as StdError;
 use std::future::Future;
+use std::pin::Pin;
 use std::time::SystemTime;
 use tracing::Instrument;
 
@@ -39,17 +40,13 @@ pub trait RotationTarget: Send + Sync {
         current: &SecretText,
     ) -> impl Future<Output = Result<SecretText, Self::Error>> + Send;
 
-    /// Whether `set_pending` needs the `AWSPREVIOUS` value (to log in with it when a half-done
-    /// earlier attempt already changed the credential): it costs a read.
-    const NEEDS_PREVIOUS: bool = false;
-
     /// Makes the target system accept the pending value (returns at once if it already does).
-    /// `previous` is the `AWSPREVIOUS` value when the target asks for it and one exists.
+    /// `previous` reads the `AWSPREVIOUS` value, for a target that falls back on it.
     fn set_pending(
         &self,
         current: &SecretText,
         pending: &SecretText,
-        previous: Option<&SecretText>,
+        previous: PreviousValue<'_>,
     ) -> impl Future<Output = Result<(), Self::Error>> + Send;
 
     /// Proves the pending value works.
@@ -78,6 +75,26 @@ pub trait RotationTarget: Send + Sync {
         _previous: &SecretText,
     ) -> impl Future<Output = Result<(), Self::Error>> + Send {
         async { Ok(()) }
+    }
+}
+
+/// The `AWSPREVIOUS` value, read only if `set_pending` asks for it: it serves a fallback (log in
+/// with it when a half-done earlier attempt already changed the credential) that a rotation
+/// rarely needs, and a read made up front would cost every setSecret a call.
+pub struct PreviousValue<'a>(
+    Pin<Box<dyn Future<Output = Result<Option<SecretText>, StoreError>> + Send + 'a>>,
+);
+
+impl<'a> PreviousValue<'a> {
+    pub fn new(
+        read: impl Future<Output = Result<Option<SecretText>, StoreError>> + Send + 'a,
+    ) -> Self {
+        Self(Box::pin(read))
+    }
+
+    /// The value, or `None` when the secret has no `AWSPREVIOUS` version.
+    pub async fn read(self) -> Result<Option<SecretText>, StoreError> {
+        self.0.await
     }
 }
 
@@ -338,12 +355,10 @@ impl<S: SecretStore, T: RotationTarget> Rotator<S, T> {
         let needs_current = event.step != Step::Finish || T::ACTS_AFTER_FINISH;
         let reads_current = needs_current && known_current.is_none();
         let reads_pending = known_pending.is_none();
-        let reads_previous = event.step == Step::Set && T::NEEDS_PREVIOUS;
-        let (state, current, pending, previous) = tokio::join!(
+        let (state, current, pending) = tokio::join!(
             self.store.describe(id),
             when(reads_current, self.store.value(id, CURRENT)),
             when(reads_pending, self.store.value(id, pending_version(token))),
-            when(reads_previous, self.text(id, PREVIOUS)),
         );
         let state = state?;
         let guard = guard::check(&state, token)?;
@@ -392,9 +407,9 @@ impl<S: SecretStore, T: RotationTarget> Rotator<S, T> {
             (Step::Set, GuardOutcome::Proceed) => {
                 let current = required_current(&state, current)?;
                 let pending = required_pending(&state, token, pending?)?;
-                let previous = previous.transpose()?.flatten();
+                let previous = PreviousValue::new(self.text(&state.arn, PREVIOUS));
                 self.target
-                    .set_pending(&current, &pending, previous.as_ref())
+                    .set_pending(&current, &pending, previous)
                     .await
                     .map_err(target_error(Step::Set, &state))?;
                 Outcome::PendingSet
@@ -937,6 +952,9 @@ mod tests {
         #[derive(Default)]
         struct Target {
             abandoned: AtomicUsize,
+            /// Whether set_pending reads AWSPREVIOUS, and what it read.
+            reads_previous: bool,
+            previous: std::sync::Mutex<Option<Option<String>>>,
         }
 
         #[derive(Debug, thiserror::Error)]
@@ -952,8 +970,12 @@ mod tests {
                 &self,
                 _: &SecretText,
                 _: &SecretText,
-                _: Option<&SecretText>,
+                previous: PreviousValue<'_>,
             ) -> Result<(), Never> {
+                if self.reads_previous {
+                    let read = previous.read().await.ok().flatten();
+                    *self.previous.lock().unwrap() = Some(read.map(|v| v.expose().to_owned()));
+                }
                 Ok(())
             }
             async fn test_pending(&self, _: &SecretText, _: &SecretText) -> Result<(), Never> {
@@ -1004,6 +1026,49 @@ mod tests {
         }
 
         const STARTED: &[(&str, &[&str])] = &[("old", &[AWSCURRENT]), ("tok", &[AWSPENDING])];
+
+        #[tokio::test]
+        async fn set_reads_the_previous_value_only_when_the_target_asks_for_it() {
+            for reads_previous in [false, true] {
+                let describe = described(&[
+                    ("older", &[AWSPREVIOUS]),
+                    ("old", &[AWSCURRENT]),
+                    ("tok", &[AWSPENDING]),
+                ]);
+                let by_stage = |stage: &'static str, text: &'static str| {
+                    mock!(Client::get_secret_value)
+                        .match_requests(move |r| r.version_stage() == Some(stage))
+                        .then_output(move || {
+                            GetSecretValueOutput::builder().secret_string(text).build()
+                        })
+                };
+                let current = by_stage(AWSCURRENT, "current");
+                let previous = by_stage(AWSPREVIOUS, "previous");
+                let pending = mock!(Client::get_secret_value)
+                    .match_requests(|r| r.version_id() == Some("tok"))
+                    .then_output(|| GetSecretValueOutput::builder().secret_string("new").build());
+                let client = mock_client!(
+                    aws_sdk_secretsmanager,
+                    RuleMode::MatchAny,
+                    [&describe, &current, &previous, &pending]
+                );
+                let target = Target {
+                    reads_previous,
+                    ..Target::default()
+                };
+                let rotator = Rotator::new(SecretsManagerStore::new(client), &target);
+                let report = rotator.run(&event(Step::Set)).await.unwrap();
+                assert_eq!(report.outcome, Outcome::PendingSet);
+                assert_eq!(
+                    (current.num_calls(), pending.num_calls()),
+                    (1, 1),
+                    "reads_previous: {reads_previous}"
+                );
+                assert_eq!(previous.num_calls(), usize::from(reads_previous));
+                let read = target.previous.lock().unwrap().clone();
+                assert_eq!(read, reads_previous.then(|| Some("previous".to_owned())));
+            }
+        }
 
         #[tokio::test]
         async fn finish_refuses_to_promote_a_version_without_a_value() {
