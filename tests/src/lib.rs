@@ -83,4 +83,31 @@ impl TestEnvironment {
         env.extend(settings.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         runtime::FunctionProcess::start(&binaries::function_binary(function)?, &env).await
     }
+
+    /// Starts `function` with `settings`, its AWS calls crossing a counting proxy in front of
+    /// moto that adds `latency` to each: for the tests of how many calls a function makes and how
+    /// many of them wait on each other. The proxy lives as long as the returned handle.
+    pub async fn start_counted(
+        &self,
+        function: &str,
+        settings: &[(&str, &str)],
+        latency: std::time::Duration,
+    ) -> Result<(
+        runtime::FunctionProcess,
+        faults::Faults,
+        faults::HttpFaultProxy,
+    )> {
+        let moto = self
+            .env
+            .iter()
+            .find(|(k, _)| k == "AWS_ENDPOINT_URL")
+            .map(|(_, v)| v.clone())
+            .ok_or("the environment names no AWS endpoint")?;
+        let (network, proxy) = faults::latency_proxy(&moto, latency).await?;
+        let mut env = faults::through_proxy(&self.env, &proxy.endpoint);
+        env.extend(settings.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        let function =
+            runtime::FunctionProcess::start(&binaries::function_binary(function)?, &env).await?;
+        Ok((function, network, proxy))
+    }
 }

@@ -667,16 +667,12 @@ async fn the_function_refuses_to_start_with_invalid_settings() {
 /// the next rotation starts from the value the first made current, so it need not read it: 8.
 #[tokio::test]
 async fn a_warm_rotation_makes_nine_calls_and_waits_on_seven() {
-    use e2e::faults::{latency_proxy, through_proxy};
     let moto = Moto::shared().expect("moto");
     let environment = TestEnvironment::new(moto, REGION, &[])
         .await
         .expect("environment");
-    let (network, proxy) = latency_proxy(&moto.endpoint(), std::time::Duration::from_millis(20))
-        .await
-        .expect("proxy");
-    let env = through_proxy(&environment.env, &proxy.endpoint);
-    let mut function = FunctionProcess::start(&function_binary(FUNCTION).unwrap(), &env)
+    let (mut function, network, _proxy) = environment
+        .start_counted(FUNCTION, &[], std::time::Duration::from_millis(20))
         .await
         .unwrap();
     let sm = aws_sdk_secretsmanager::Client::new(&environment.sdk);

@@ -457,7 +457,6 @@ async fn forcing_rotates_named_users_now_and_rejects_bad_requests_without_change
 /// policy, store the value; for a user with one, attach the policy and store. No call fails.
 #[tokio::test]
 async fn storing_a_new_key_makes_only_the_calls_its_secrets_state_needs() {
-    use e2e::faults::{latency_proxy, through_proxy};
     let s = setup().await;
     // IAM user names are global in moto, whatever the path.
     let new_user = s.user(&unique_name("newcomer"), &[], 1).await;
@@ -470,19 +469,15 @@ async fn storing_a_new_key_makes_only_the_calls_its_secrets_state_needs() {
         .send()
         .await
         .unwrap();
-    let (network, proxy) = latency_proxy(&Moto::shared().unwrap().endpoint(), Duration::ZERO)
+    let (mut function, network, _proxy) = s
+        .environment
+        .start_counted(
+            FUNCTION,
+            &[("DRY_RUN", "false"), ("KEY_ROTATION_AGE", "1s")],
+            Duration::ZERO,
+        )
         .await
         .unwrap();
-    let mut env = s.environment.env.clone();
-    for (k, v) in [("DRY_RUN", "false"), ("KEY_ROTATION_AGE", "1s")] {
-        env.push((k.to_owned(), v.to_owned()));
-    }
-    let mut function = FunctionProcess::start(
-        &e2e::binaries::function_binary(FUNCTION).unwrap(),
-        &through_proxy(&env, &proxy.endpoint),
-    )
-    .await
-    .unwrap();
     sleep(1.2).await;
     network.arm(None, None);
     let report = function.respond(&scheduled()).await.unwrap();

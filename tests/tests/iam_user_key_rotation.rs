@@ -261,19 +261,12 @@ async fn test_secret_rejects_a_key_that_does_not_authenticate_as_the_user() {
 /// The second rotation knows the current value (the first one stored it) and deletes a key.
 #[tokio::test]
 async fn warm_rotations_make_fifteen_calls_and_wait_on_eleven() {
-    use e2e::faults::{latency_proxy, through_proxy};
     let s = setup().await;
-    let (network, proxy) = latency_proxy(
-        &Moto::shared().unwrap().endpoint(),
-        std::time::Duration::from_millis(20),
-    )
-    .await
-    .unwrap();
-    let env = through_proxy(&s.environment.env, &proxy.endpoint);
-    let mut function =
-        FunctionProcess::start(&e2e::binaries::function_binary(FUNCTION).unwrap(), &env)
-            .await
-            .unwrap();
+    let (mut function, network, _proxy) = s
+        .environment
+        .start_counted(FUNCTION, &[], std::time::Duration::from_millis(20))
+        .await
+        .unwrap();
     let arn = e2e::iam::user_with_key_secret(&s.iam, &s.sm, "iam-chain")
         .await
         .unwrap();

@@ -512,15 +512,12 @@ async fn set_secret_falls_back_to_the_previous_password_when_the_current_one_fai
 /// moves `AWSCURRENT`, then removes `AWSPENDING` (3, one after the other).
 #[tokio::test]
 async fn a_single_user_rotation_makes_nine_aws_calls_and_reads_awsprevious_only_to_fall_back() {
-    use e2e::faults::{latency_proxy, through_proxy};
     let s = setup().await;
-    let moto = Moto::shared().expect("moto");
-    let (network, proxy) = latency_proxy(&moto.endpoint(), std::time::Duration::from_millis(20))
+    let (mut function, network, _proxy) = s
+        .environment
+        .start_counted(FUNCTION, &[], std::time::Duration::from_millis(20))
         .await
-        .expect("proxy");
-    let env = through_proxy(&s.environment.env, &proxy.endpoint);
-    let binary = e2e::binaries::function_binary(FUNCTION).unwrap();
-    let mut function = FunctionProcess::start(&binary, &env).await.unwrap();
+        .unwrap();
     s.create_login("app", "first-Passw0rd").await;
     let arn = s.store(&s.secret_value("app", "first-Passw0rd")).await;
     let per_step = e2e::rotation::calls_per_step(&mut function, &network, &s.sm, &arn)

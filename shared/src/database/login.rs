@@ -158,7 +158,10 @@ pub enum DatabaseRotationError {
         previous: Option<String>,
     },
     #[error("could not log in with AWSCURRENT ({current}), and AWSPREVIOUS, the login left to try, could not be read: {source}")]
-    PreviousUnreadable { current: DbError, source: StoreError },
+    PreviousUnreadable {
+        current: DbError,
+        source: StoreError,
+    },
     #[error("logged in with AWSCURRENT, but the password change did not take effect (it failed, or the connection broke before it committed): {0}")]
     PasswordChangeFailed(DbError),
     #[error(
@@ -417,60 +420,50 @@ mod tests {
         }
     }
 
-    fn single_user(password: &'static str) -> DatabaseLogin<Server, SecretsManagerStore> {
-        DatabaseLogin::new(
-            EngineFamily::Postgres,
-            Server { password },
-            SecretsManagerStore::new(mock_client!(aws_sdk_secretsmanager, [])),
-            PasswordPolicy::from_env(&Env::default()).unwrap(),
-            Settings::from_env(&Env::default()).unwrap(),
-        )
-    }
-
     fn secret(password: &str) -> SecretText {
         SecretText::new(format!(
             r#"{{"engine":"postgres","host":"db.example","username":"app","password":"{password}"}}"#
         ))
     }
 
+    /// setSecret of a single user from `cur-Passw0rd` to `new-Passw0rd` on a server where `app`
+    /// logs in with `password` only.
+    async fn set_on_server(
+        password: &'static str,
+        previous: PreviousValue<'_>,
+    ) -> Result<(), DatabaseRotationError> {
+        let login = DatabaseLogin::new(
+            EngineFamily::Postgres,
+            Server { password },
+            SecretsManagerStore::new(mock_client!(aws_sdk_secretsmanager, [])),
+            PasswordPolicy::from_env(&Env::default()).unwrap(),
+            Settings::from_env(&Env::default()).unwrap(),
+        );
+        login
+            .set_pending(&secret("cur-Passw0rd"), &secret("new-Passw0rd"), previous)
+            .await
+    }
+
     #[tokio::test]
     async fn set_secret_reads_the_previous_value_only_when_neither_current_nor_pending_logs_in() {
         let reads = AtomicUsize::new(0);
-        let previous = |text: SecretText| {
+        let previous = || {
             PreviousValue::new(async {
                 reads.fetch_add(1, Ordering::Relaxed);
-                Ok(Some(text))
+                Ok(Some(secret("old-Passw0rd")))
             })
         };
         // AWSCURRENT logs in (the change itself is refused here): AWSPREVIOUS is never read.
-        let error = single_user("cur-Passw0rd")
-            .set_pending(
-                &secret("cur-Passw0rd"),
-                &secret("new-Passw0rd"),
-                previous(secret("old-Passw0rd")),
-            )
-            .await
-            .unwrap_err();
-        assert!(matches!(error, DatabaseRotationError::PasswordChangeFailed(_)), "{error}");
+        let error = set_on_server("cur-Passw0rd", previous()).await.unwrap_err();
+        assert!(
+            matches!(error, DatabaseRotationError::PasswordChangeFailed(_)),
+            "{error}"
+        );
         // The pending password already works: an earlier attempt made the change.
-        single_user("new-Passw0rd")
-            .set_pending(
-                &secret("cur-Passw0rd"),
-                &secret("new-Passw0rd"),
-                previous(secret("old-Passw0rd")),
-            )
-            .await
-            .unwrap();
+        set_on_server("new-Passw0rd", previous()).await.unwrap();
         assert_eq!(reads.load(Ordering::Relaxed), 0);
         // Only AWSPREVIOUS logs in: it is read, and the change is made with it.
-        let error = single_user("old-Passw0rd")
-            .set_pending(
-                &secret("cur-Passw0rd"),
-                &secret("new-Passw0rd"),
-                previous(secret("old-Passw0rd")),
-            )
-            .await
-            .unwrap_err();
+        let error = set_on_server("old-Passw0rd", previous()).await.unwrap_err();
         assert_eq!(reads.load(Ordering::Relaxed), 1);
         assert!(
             matches!(&error, DatabaseRotationError::NoWorkingLogin { previous: Some(p), .. } if p.contains("the change is refused")),
@@ -487,17 +480,22 @@ mod tests {
                 message: "Rate exceeded".into(),
             })
         });
-        let error = single_user("elsewhere-Passw0rd")
-            .set_pending(&secret("cur-Passw0rd"), &secret("new-Passw0rd"), unreadable)
+        let error = set_on_server("elsewhere-Passw0rd", unreadable)
             .await
             .unwrap_err();
-        assert!(matches!(error, DatabaseRotationError::PreviousUnreadable { .. }));
+        assert!(matches!(
+            error,
+            DatabaseRotationError::PreviousUnreadable { .. }
+        ));
         let text = error.to_string();
         assert!(
             text.contains("could not log in as app") && text.contains("Rate exceeded"),
             "{text}"
         );
-        assert!(!text.contains("cur-Passw0rd") && !text.contains("new-Passw0rd"), "{text}");
+        assert!(
+            !text.contains("cur-Passw0rd") && !text.contains("new-Passw0rd"),
+            "{text}"
+        );
     }
 
     #[test]
