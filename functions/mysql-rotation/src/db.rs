@@ -4,13 +4,14 @@
 
 use crate::sql::{self, AccountRow, Server};
 use mysql_async::prelude::Queryable;
-use mysql_async::{Conn, OptsBuilder, Row, SslOpts};
+use mysql_async::{Conn, Opts, OptsBuilder, Row, SslOpts};
 use shared::config::{ConfigError, Env};
 use shared::database::login::{timeouts, Database, DbError, Login};
 use shared::database::secret::base_user;
 use shared::database::tls::TlsSettings;
 use shared::secret::SecretText;
 use shared::text::with_causes;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 /// MySQL 8.0.13 and later: "Current password needs to be specified in the REPLACE clause".
@@ -37,6 +38,11 @@ impl MySqlSettings {
 
 pub struct MySql {
     settings: MySqlSettings,
+    /// Options holding only the verified-TLS settings, made at the first TLS connection. Every
+    /// TLS connection's options are made from them, and mysql_async keeps the TLS connector it
+    /// builds (the roots parsed twice into rustls's stores) with the options and their copies:
+    /// built once per process instead of at every login, as PostgreSQL's connector is.
+    verified_tls: OnceLock<Opts>,
 }
 
 /// The server's error without the part of the statement it quotes (`... near '<text>' at line
@@ -65,12 +71,43 @@ struct Session {
 
 impl MySql {
     pub fn new(settings: MySqlSettings) -> Self {
-        Self { settings }
+        Self {
+            settings,
+            verified_tls: OnceLock::new(),
+        }
+    }
+
+    fn verified_tls(&self) -> Opts {
+        self.verified_tls
+            .get_or_init(|| {
+                // Borrowed: the roots are kept for the process's life.
+                let roots = self
+                    .settings
+                    .tls
+                    .roots()
+                    .iter()
+                    .map(|der| der.as_ref().into())
+                    .collect();
+                // TLS required: a server without it is refused, not used in plaintext.
+                OptsBuilder::default()
+                    .ssl_opts(Some(
+                        SslOpts::default()
+                            .with_disable_built_in_roots(true)
+                            .with_root_certs(roots),
+                    ))
+                    .into()
+            })
+            .clone()
     }
 
     async fn connect(&self, login: &Login<'_>) -> Result<Session, DbError> {
         let secret = login.secret;
-        let mut options = OptsBuilder::default()
+        let base = if self.settings.tls.plaintext(secret) {
+            OptsBuilder::default()
+        } else {
+            OptsBuilder::from_opts(self.verified_tls())
+        };
+        let options = base
             .ip_or_hostname(secret.host.clone())
             .tcp_port(secret.port)
             .user(Some(secret.username.clone()))
@@ -88,21 +125,6 @@ impl MySql {
             // Backslash escapes on and backtick quoting in SHOW GRANTS, whatever the server's
             // default mode: the statements of [`sql`] rely on both.
             .setup(vec!["SET SESSION sql_mode = ''"]);
-        if !self.settings.tls.plaintext(secret) {
-            let roots = self
-                .settings
-                .tls
-                .roots()
-                .iter()
-                .map(|der| der.as_ref().to_vec().into())
-                .collect();
-            // TLS required: a server without it is refused, not used in plaintext.
-            options = options.ssl_opts(Some(
-                SslOpts::default()
-                    .with_disable_built_in_roots(true)
-                    .with_root_certs(roots),
-            ));
-        }
         let limit = self.settings.connect_timeout;
         let conn = match tokio::time::timeout(limit, Conn::new(options)).await {
             Ok(Ok(conn)) => conn,

@@ -23,10 +23,16 @@ pub struct TlsSettings {
     /// The system's roots that rustls accepts, then the bundle, and the same parsed into rustls's
     /// store: read and parsed once (a directory of PEM files costs milliseconds to read and
     /// parse), by [`TlsSettings::load_roots_in_background`] or the first TLS connection.
-    roots: Arc<OnceLock<Roots>>,
+    roots: Arc<OnceLock<&'static Roots>>,
 }
 
-type Roots = (Vec<CertificateDer<'static>>, rustls::RootCertStore);
+/// Kept for the rest of the process (`'static`), so that a driver which takes its roots as
+/// `'static` bytes (mysql_async) borrows them instead of copying all of them (about 160 KB on
+/// the development machine) for every connection.
+struct Roots {
+    certificates: Vec<CertificateDer<'static>>,
+    store: Arc<rustls::RootCertStore>,
+}
 
 impl TlsSettings {
     /// `DB_TLS` (`verify-full` or `disable`), `DB_CA_BUNDLE` (a PEM file of extra trusted CAs,
@@ -78,13 +84,13 @@ impl TlsSettings {
     }
 
     /// Every trusted root, each one rustls accepts (system roots it refuses are skipped).
-    pub fn roots(&self) -> &[CertificateDer<'static>] {
-        &self.loaded().0
+    pub fn roots(&self) -> &'static [CertificateDer<'static>] {
+        &self.loaded().certificates
     }
 
     /// The roots as rustls's store (parsed when they were loaded, not again).
-    pub fn root_store(&self) -> rustls::RootCertStore {
-        self.loaded().1.clone()
+    pub fn root_store(&self) -> Arc<rustls::RootCertStore> {
+        Arc::clone(&self.loaded().store)
     }
 
     /// Starts reading the roots on a thread of its own, so that the first login does not wait
@@ -106,22 +112,27 @@ impl TlsSettings {
         }
     }
 
-    fn loaded(&self) -> &Roots {
+    fn loaded(&self) -> &'static Roots {
         self.roots.get_or_init(|| load(&self.bundle))
     }
 }
 
-fn load(bundle: &[CertificateDer<'static>]) -> Roots {
-    let mut roots: Vec<CertificateDer<'static>> = Vec::new();
+/// Loads the roots once per process: a function holds one `TlsSettings` for its life, so the
+/// memory left behind is what it would keep anyway.
+fn load(bundle: &[CertificateDer<'static>]) -> &'static Roots {
+    let mut certificates: Vec<CertificateDer<'static>> = Vec::new();
     let mut store = rustls::RootCertStore::empty();
     let native = rustls_native_certs::load_native_certs().certs;
     // The bundle's certificates were each accepted at start-up.
     for certificate in native.into_iter().chain(bundle.iter().cloned()) {
         if store.add(certificate.clone()).is_ok() {
-            roots.push(certificate);
+            certificates.push(certificate);
         }
     }
-    (roots, store)
+    Box::leak(Box::new(Roots {
+        certificates,
+        store: Arc::new(store),
+    }))
 }
 
 #[cfg(test)]
@@ -156,7 +167,7 @@ mod tests {
         let settings = TlsSettings::from_env(&Env::default()).unwrap();
         settings.load_roots_in_background();
         // `roots` waits for the thread if it is still reading.
-        assert_eq!(settings.roots().len(), load(&[]).0.len());
+        assert_eq!(settings.roots().len(), load(&[]).certificates.len());
         assert_eq!(settings.root_store().len(), settings.roots().len());
     }
 }
