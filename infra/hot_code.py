@@ -31,6 +31,13 @@ FUNCTION_ENTRY = re.compile(r"^c?fn=0x([0-9a-f]+)$")
 RUST_HASH = re.compile(r"17h[0-9a-f]{16}E$")
 # A v0-mangled symbol (the standard library's) names each crate with a hash: `Cs<base 62>_`.
 CRATE_HASH = re.compile(r"Cs[0-9A-Za-z]+_")
+# LLVM numbers the local symbols that share a name (`write_str.47`), differently in every build.
+LOCAL_NUMBER = re.compile(r"\.[0-9]+$")
+# The traced build compiles C (AWS-LC) with GCC, the deployed one with zig's clang: GCC puts some
+# functions in `.text.startup.` or `.text.unlikely.` sections and names its partial copies
+# `.part.0`, `.constprop.0`, `.isra.0` or `.cold`; clang names the same code `.text.<function>`.
+PLACEMENT = re.compile(r"^\.text\.(startup|unlikely|exit|hot)\.")
+GCC_COPY = re.compile(r"(\.(part|constprop|isra)\.[0-9]+|\.cold)+$")
 
 
 def map_sections(path):
@@ -124,10 +131,26 @@ def main():
 
 
 def pattern_of(section):
-    """The section's name as a linker script pattern, with a Rust symbol's hash as a wildcard."""
+    """The section's name as a linker script pattern that matches the same function in other
+    builds: a Rust symbol's hashes, LLVM's numbering and GCC's placement and copies as wildcards."""
     if any(c in section for c in "*?[]\\\"() \t"):
         sys.exit(f"hot_code.py: a section name the script cannot hold: {section}")
-    return CRATE_HASH.sub("Cs*_", RUST_HASH.sub("17h*", section))
+    return generalised(section)
+
+
+def generalised(section):
+    """`pattern_of` without the check: patterns it wrote come back unchanged."""
+    prefix, name = ".text.", section[len(".text."):]
+    placed = PLACEMENT.match(section)
+    if placed:
+        prefix, name = ".text.*", section[placed.end():]
+    name, copies = GCC_COPY.subn("", name)
+    if not copies:
+        name, copies = LOCAL_NUMBER.subn("", name)
+    name = CRATE_HASH.sub("Cs*_", RUST_HASH.sub("17h*", name))
+    if copies and not name.endswith("*"):
+        name += "*"
+    return prefix + name
 
 
 def matcher(patterns):
