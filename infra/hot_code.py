@@ -14,7 +14,8 @@ targets (x86_64 and arm64) and between builds whose dependencies have other feat
 function built alone, or the whole workspace). The script names a function by its path with the
 hash as a wildcard, so it holds for every such build, and for the code that changes no path:
 what it costs is that every copy of a generic function shares its path, and the copies a run
-never executes move forward too.
+never executes move forward too. The same goes for the other parts of a name that differ between
+the traced build and the deployed one (see `generalised`).
 """
 
 import bisect
