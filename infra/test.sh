@@ -19,6 +19,8 @@ trap 'rm -f "$results"' EXIT
 # converged (see tests/tests/fault_matrix.rs). --no-fail-fast: one failing test binary does not
 # hide the results of the others.
 cargo test --workspace --no-fail-fast -- --skip converges_after_every_fault 2>&1 | tee "$results"
+echo "== PostgreSQL tests on PostgreSQL $pg_newest_version (GRANT and ADMIN rules changed in 16)"
+TEST_POSTGRES_BIN_DIR="$pg_newest/bin" cargo test -p e2e --test postgres_rotation 2>&1 | tee -a "$results"
 echo "== fault matrices"
 cargo test -p e2e --test fault_matrix -- --nocapture converges_after_every_fault 2>&1 | tee -a "$results"
 

@@ -78,7 +78,8 @@ impl TestDatabase for TestMariaDb {
     }
     async fn create_login(&self, user: &str, password: &str) -> Result<()> {
         self.execute(&[&format!(
-            "CREATE USER '{user}'@'%' IDENTIFIED BY '{password}'"
+            "CREATE USER '{user}'@'%' IDENTIFIED BY PASSWORD '{}'",
+            crate::mariadb::native_hash(password)
         )])
         .await
     }

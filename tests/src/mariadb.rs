@@ -1,6 +1,9 @@
 //! A real MariaDB server for the tests: a fresh data directory on a free port, TLS on (with a
 //! certificate from a CA made here) or off, stopped when the test process ends. As root it runs
-//! as `nobody`, as a server should.
+//! as `nobody`, as a server should. Its general query log and binary log are on, as a DBA's or
+//! RDS's (with automated backups) are, so that tests can look in them for passwords; the
+//! harness's own accounts are created from hashes, so that whatever a log holds came from the
+//! function.
 
 use crate::postgres::{as_user, give_to};
 use crate::tls::{authority, server_certificate};
@@ -77,7 +80,7 @@ impl TestMariaDb {
         let init = directory.join("init.sql");
         std::fs::write(
             &init,
-            format!("CREATE USER '{ADMIN}'@'%' IDENTIFIED BY '{ADMIN_PASSWORD}';\nGRANT ALL PRIVILEGES ON *.* TO '{ADMIN}'@'%' WITH GRANT OPTION;\n"),
+            format!("CREATE USER '{ADMIN}'@'%' IDENTIFIED BY PASSWORD '{}';\nGRANT ALL PRIVILEGES ON *.* TO '{ADMIN}'@'%' WITH GRANT OPTION;\n", native_hash(ADMIN_PASSWORD)),
         )?;
         let ca = authority("credential-rotation test CA")?;
         let other = authority("some other CA")?;
@@ -95,6 +98,14 @@ impl TestMariaDb {
             "--skip-name-resolve".into(),
             "--innodb-buffer-pool-size=16M".into(),
             "--performance-schema=OFF".into(),
+            "--plugin-load-add=auth_ed25519".into(),
+            "--general-log=ON".into(),
+            format!(
+                "--general-log-file={}",
+                directory.join("general.log").display()
+            ),
+            format!("--log-bin={}", directory.join("binlog").display()),
+            "--server-id=1".into(),
         ];
         let mut ca_bundle = None;
         if tls {
@@ -178,10 +189,64 @@ impl TestMariaDb {
         Ok(())
     }
 
+    /// Every one of `passwords` that the general query log or the binary log (its file, and the
+    /// statements `mariadb-binlog` reads from it) holds, as given or as a quoted literal escapes
+    /// it: what should be empty.
+    pub async fn passwords_in_logs(&self, passwords: &[String]) -> Result<Vec<String>> {
+        self.execute(&["FLUSH BINARY LOGS"]).await?;
+        let mut logs = std::fs::read(self.directory.join("general.log"))?;
+        let mut binlogs: Vec<PathBuf> = std::fs::read_dir(&self.directory)?
+            .filter_map(|entry| Some(entry.ok()?.path()))
+            .filter(|path| {
+                path.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with("binlog.0"))
+            })
+            .collect();
+        binlogs.sort();
+        if binlogs.is_empty() {
+            return Err("the server wrote no binary log".into());
+        }
+        for binlog in &binlogs {
+            logs.extend(std::fs::read(binlog)?);
+        }
+        let printed = std::process::Command::new(binary("mariadb-binlog")?)
+            .arg("--no-defaults")
+            .args(&binlogs)
+            .output()?;
+        if !printed.status.success() {
+            return Err(format!(
+                "mariadb-binlog failed: {}",
+                String::from_utf8_lossy(&printed.stderr)
+            )
+            .into());
+        }
+        logs.extend(printed.stdout);
+        let logs = String::from_utf8_lossy(&logs);
+        Ok(passwords
+            .iter()
+            .filter(|password| {
+                let escaped = password.replace('\\', "\\\\").replace('\'', "\\'");
+                logs.contains(password.as_str()) || logs.contains(&escaped)
+            })
+            .cloned()
+            .collect())
+    }
+
     /// Whether `user` can log in with `password` (and run a query).
     pub async fn accepts(&self, user: &str, password: &str) -> bool {
         self.endpoint().accepts(user, password).await
     }
+}
+
+/// What `mysql_native_password` stores of a password (`*` and the upper-case hex of
+/// SHA1(SHA1(password))): the harness creates accounts from it, so that no password it sets
+/// reaches the server's logs (the function computes its own; this is the tests' independent one).
+pub fn native_hash(password: &str) -> String {
+    use sha1::{Digest, Sha1};
+    let twice = Sha1::digest(Sha1::digest(password.as_bytes()));
+    let hex: String = twice.iter().map(|byte| format!("{byte:02X}")).collect();
+    format!("*{hex}")
 }
 
 /// Where a test server listens.

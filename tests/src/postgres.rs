@@ -31,7 +31,17 @@ impl Drop for TestPostgres {
     }
 }
 
+/// `TEST_POSTGRES_BIN_DIR` names the server build to test (infra/test.sh runs the PostgreSQL
+/// tests a second time on the newest major); otherwise the one on PATH, else the distribution's
+/// newest.
 fn binary(name: &str) -> Result<PathBuf> {
+    if let Some(dir) = std::env::var_os("TEST_POSTGRES_BIN_DIR") {
+        let path = PathBuf::from(dir).join(name);
+        return match path.is_file() {
+            true => Ok(path),
+            false => Err(format!("{} not found (TEST_POSTGRES_BIN_DIR)", path.display()).into()),
+        };
+    }
     let on_path = Command::new("sh")
         .args(["-c", &format!("command -v {name}")])
         .output()?;
@@ -48,6 +58,14 @@ fn binary(name: &str) -> Result<PathBuf> {
         .pop()
         .filter(|p| p.is_file())
         .ok_or_else(|| format!("PostgreSQL's {name} not found: run infra/setup.sh").into())
+}
+
+/// What the server binaries under test say they are (`postgres (PostgreSQL) 18.6`).
+pub fn binaries_version() -> Result<String> {
+    let output = Command::new(binary("postgres")?)
+        .arg("--version")
+        .output()?;
+    Ok(String::from_utf8_lossy(&output.stdout).trim().to_owned())
 }
 
 pub(crate) fn is_root() -> bool {

@@ -95,6 +95,49 @@ pub async fn create_secret(
         .ok_or("CreateSecret returned no ARN")?)
 }
 
+/// The `password` of every version (deprecated ones included) of every secret whose name begins
+/// with `prefix`: what a search of a server's logs looks for after a fault matrix.
+pub async fn every_password(
+    sm: &aws_sdk_secretsmanager::Client,
+    prefix: &str,
+) -> Result<Vec<String>> {
+    let filter = aws_sdk_secretsmanager::types::Filter::builder()
+        .key(aws_sdk_secretsmanager::types::FilterNameStringType::Name)
+        .values(prefix)
+        .build();
+    let mut secrets = sm.list_secrets().filters(filter).into_paginator().send();
+    let mut passwords = Vec::new();
+    while let Some(page) = secrets.next().await {
+        for secret in page?.secret_list.unwrap_or_default() {
+            let arn = secret.arn.ok_or("ListSecrets returned no ARN")?;
+            let versions = sm
+                .list_secret_version_ids()
+                .secret_id(&arn)
+                .include_deprecated(true)
+                .send()
+                .await?;
+            for version in versions.versions.unwrap_or_default() {
+                let Some(id) = version.version_id else {
+                    continue;
+                };
+                let value = sm
+                    .get_secret_value()
+                    .secret_id(&arn)
+                    .version_id(id)
+                    .send()
+                    .await?;
+                let parsed: Value = serde_json::from_str(value.secret_string().unwrap_or("{}"))?;
+                if let Some(password) = parsed["password"].as_str() {
+                    passwords.push(password.to_owned());
+                }
+            }
+        }
+    }
+    passwords.sort();
+    passwords.dedup();
+    Ok(passwords)
+}
+
 pub async fn snapshot(
     sm: &aws_sdk_secretsmanager::Client,
     secret_id: &str,

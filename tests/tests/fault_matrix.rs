@@ -11,7 +11,7 @@ use e2e::mariadb::TestMariaDb;
 use e2e::matrix::{trigger_for, Matrix, Subject};
 use e2e::moto::{unique_name, Moto, REGION};
 use e2e::postgres::TestPostgres;
-use e2e::rotation::{create_secret, staged_value};
+use e2e::rotation::{create_secret, every_password, staged_value};
 use e2e::{Result, TestEnvironment};
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -349,8 +349,8 @@ impl<D: TestDatabase> Subject for DatabaseSecret<'_, D> {
 }
 
 /// A database function's matrix, single user (with a silent network at each database call of
-/// setSecret as well) or alternating users.
-async fn database_matrix<D: TestDatabase>(db: &D, alternating: bool) {
+/// setSecret as well) or alternating users. Returns every password its secrets held.
+async fn database_matrix<D: TestDatabase>(db: &D, alternating: bool) -> Vec<String> {
     let (port, function) = (db.port(), D::FUNCTION);
     let moto = Moto::shared().unwrap();
     let mut settings = db.function_env();
@@ -401,8 +401,9 @@ async fn database_matrix<D: TestDatabase>(db: &D, alternating: bool) {
     };
     let report = matrix.run().await.unwrap();
     assert_all_converged(&report);
+    let prefix = "matrix-db";
     if alternating {
-        return;
+        return every_password(&matrix.sm, prefix).await.unwrap();
     }
 
     // A network that goes silent (no answer, no reset) during any login or statement of
@@ -420,6 +421,7 @@ async fn database_matrix<D: TestDatabase>(db: &D, alternating: bool) {
         silent.converged, silent.cases
     );
     assert_all_converged(&silent);
+    every_password(&matrix.sm, prefix).await.unwrap()
 }
 
 async fn postgres_matrix(alternating: bool) {
@@ -432,7 +434,20 @@ async fn mysql_matrix(alternating: bool) {
     db.admin()
         .await
         .expect("the server accepts its administrator");
-    database_matrix(&db, alternating).await;
+    let passwords = database_matrix(&db, alternating).await;
+    // Every password of every case, generated in setSecret's retries included.
+    assert!(passwords.len() > 20, "{} passwords", passwords.len());
+    let found = db.passwords_in_logs(&passwords).await.unwrap();
+    assert!(
+        found.is_empty(),
+        "{} of {} passwords are in MariaDB's general or binary log",
+        found.len(),
+        passwords.len()
+    );
+    println!(
+        "MariaDB's general and binary logs hold none of the matrix's {} passwords",
+        passwords.len()
+    );
 }
 
 #[tokio::test]

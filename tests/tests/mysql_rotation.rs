@@ -1,9 +1,11 @@
 //! MySQL and MariaDB login rotation, end to end: the real binary through the Lambda Runtime API,
 //! moto's Secrets Manager and SNS, and a real MariaDB server with TLS from a CA made by the test.
+//! After every rotation the server's general query log and binary log are searched for every
+//! password the test has used: none may be there.
 //! With `MYSQL_TEST_URL` (`mysql://admin:password@host:port`, an account that may create users
 //! and grant), the single-user and alternating-users rotations also run against that MySQL.
 
-use e2e::mariadb::{TestMariaDb, ADMIN, ADMIN_PASSWORD};
+use e2e::mariadb::{native_hash, TestMariaDb, ADMIN, ADMIN_PASSWORD};
 use e2e::moto::{unique_name, Moto, REGION};
 use e2e::rotation::{fresh_token, rotation_event, staged_value, start_rotation, STEPS};
 use e2e::runtime::{FunctionProcess, Invocation};
@@ -23,6 +25,8 @@ struct Setup {
     sm: aws_sdk_secretsmanager::Client,
     environment: TestEnvironment,
     function: FunctionProcess,
+    /// Every password the test has set or seen in a secret.
+    passwords: Vec<String>,
 }
 
 async fn setup_with(tls: bool, settings: &[(&str, &str)]) -> Setup {
@@ -47,6 +51,7 @@ async fn setup_with(tls: bool, settings: &[(&str, &str)]) -> Setup {
         sm: aws_sdk_secretsmanager::Client::new(&environment.sdk),
         environment,
         function,
+        passwords: vec![ADMIN_PASSWORD.to_owned()],
     }
 }
 
@@ -55,16 +60,49 @@ async fn setup() -> Setup {
 }
 
 impl Setup {
-    async fn create_login(&self, user: &str, host: &str, password: &str) {
+    /// A login, created from its hash (the test's own statements keep passwords out of the logs).
+    async fn create_login(&mut self, user: &str, host: &str, password: &str) {
         self.db
             .execute(&[&format!(
-                "CREATE USER {}@{} IDENTIFIED BY {}",
+                "CREATE USER {}@{} IDENTIFIED BY PASSWORD {}",
                 literal(user),
                 literal(host),
-                literal(password)
+                literal(&native_hash(password))
             )])
             .await
             .unwrap();
+        self.passwords.push(password.to_owned());
+    }
+
+    /// MariaDB's ed25519 login, from its public key (computed by the server from a password sent
+    /// on a connection whose log is off for the moment).
+    async fn create_ed25519_login(&mut self, user: &str, password: &str) {
+        let mut admin = self.db.admin().await.unwrap();
+        admin
+            .query_drop("SET SESSION sql_log_off = 1, sql_log_bin = 0")
+            .await
+            .unwrap();
+        admin
+            .query_drop(format!(
+                "CREATE USER {}@'%' IDENTIFIED VIA ed25519 USING PASSWORD({})",
+                literal(user),
+                literal(password)
+            ))
+            .await
+            .unwrap();
+        admin.disconnect().await.unwrap();
+        self.passwords.push(password.to_owned());
+    }
+
+    /// The server's logs hold none of the passwords the test has used.
+    async fn assert_no_password_in_server_logs(&self) {
+        let found = self.db.passwords_in_logs(&self.passwords).await.unwrap();
+        assert!(
+            found.is_empty(),
+            "{} of {} passwords are in the server's general or binary log",
+            found.len(),
+            self.passwords.len()
+        );
     }
 
     fn secret_value(&self, user: &str, password: &str) -> Value {
@@ -105,6 +143,9 @@ impl Setup {
                 self.function.output()
             );
         }
+        let (_, password) = self.current(arn).await;
+        self.passwords.push(password);
+        self.assert_no_password_in_server_logs().await;
     }
 
     /// The current login: (user name, password).
@@ -178,7 +219,10 @@ async fn alternating_users_copy_every_privilege_role_and_requirement_of_the_orig
         "CREATE ROLE auditor",
         "CREATE TABLE reports.summary (total INT)",
         "GRANT SELECT ON reports.* TO auditor",
-        "CREATE USER 'app'@'%' IDENTIFIED BY 'first-Passw0rd' REQUIRE SSL",
+        &format!(
+            "CREATE USER 'app'@'%' IDENTIFIED BY PASSWORD '{}' REQUIRE SSL",
+            native_hash("first-Passw0rd")
+        ),
         "GRANT SELECT, INSERT, CREATE ON shop.* TO 'app'@'%' WITH GRANT OPTION",
         "GRANT auditor TO 'app'@'%'",
         "SET DEFAULT ROLE auditor FOR 'app'@'%'",
@@ -279,6 +323,93 @@ async fn alternating_users_copy_every_privilege_role_and_requirement_of_the_orig
         .expect("the clone has the later grant");
     s.assert_no_password_in_output(&["first-Passw0rd", &password, &clone_password, ADMIN_PASSWORD]);
     assert!(s.environment.inbox.drain().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn ed25519_accounts_rotate_from_their_public_keys_and_keep_their_plugin() {
+    let mut s = setup().await;
+    s.create_ed25519_login("edward", "first-Ed-Passw0rd").await;
+    let arn = s
+        .store(&s.secret_value("edward", "first-Ed-Passw0rd"))
+        .await;
+    s.rotate(&arn).await;
+    let (_, password) = s.current(&arn).await;
+    assert!(s.db.accepts("edward", &password).await);
+    assert!(!s.db.accepts("edward", "first-Ed-Passw0rd").await);
+
+    // Alternating users: the clone authenticates with ed25519 too.
+    s.create_ed25519_login("eve", "first-Eve-Passw0rd").await;
+    s.db.execute(&[
+        "CREATE DATABASE eves",
+        "GRANT SELECT ON eves.* TO 'eve'@'%'",
+    ])
+    .await
+    .unwrap();
+    let master = s
+        .store(&json!({"username": ADMIN, "password": ADMIN_PASSWORD}))
+        .await;
+    let mut value = s.secret_value("eve", "first-Eve-Passw0rd");
+    value["masterarn"] = json!(master);
+    let arn = s.store(&value).await;
+    s.rotate(&arn).await;
+    s.rotate(&arn).await;
+    let (user, password) = s.current(&arn).await;
+    assert_eq!(user, "eve");
+    s.db.endpoint()
+        .query(&user, &password, "SHOW TABLES FROM eves")
+        .await
+        .unwrap();
+    let plugins: Vec<(String, String)> =
+        s.db.endpoint()
+            .query(
+                ADMIN,
+                ADMIN_PASSWORD,
+                "SELECT User, plugin FROM mysql.user WHERE User IN ('edward', 'eve', 'eve_clone') ORDER BY User",
+            )
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| (r.get(0).unwrap(), r.get(1).unwrap()))
+            .collect();
+    let expected: Vec<(String, String)> = ["edward", "eve", "eve_clone"]
+        .iter()
+        .map(|u| (u.to_string(), "ed25519".to_owned()))
+        .collect();
+    assert_eq!(plugins, expected);
+    s.assert_no_password_in_output(&["first-Ed-Passw0rd", "first-Eve-Passw0rd", &password]);
+    assert!(s.environment.inbox.drain().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_ca_bundle_is_all_the_function_trusts() {
+    let mut s = setup().await;
+    let ca = s.db.ca_bundle.clone().unwrap().display().to_string();
+    let other = s.db.other_ca_bundle.display().to_string();
+    s.create_login("app", "%", "first-Passw0rd").await;
+    let binary = e2e::binaries::function_binary(FUNCTION).unwrap();
+    let mut env = s.environment.env.clone();
+    env.retain(|(k, _)| k != "DB_CA_BUNDLE");
+    // The server's CA as the system's only root: trusted without a bundle...
+    env.push(("SSL_CERT_FILE".into(), ca));
+    s.function = FunctionProcess::start(&binary, &env).await.unwrap();
+    let arn = s.store(&s.secret_value("app", "first-Passw0rd")).await;
+    s.rotate(&arn).await;
+    let (_, password) = s.current(&arn).await;
+    assert!(s.db.accepts("app", &password).await);
+
+    // ...and not when a bundle names other CAs.
+    env.push(("DB_CA_BUNDLE".into(), other));
+    s.function = FunctionProcess::start(&binary, &env).await.unwrap();
+    let token = fresh_token();
+    start_rotation(&s.sm, &arn, &token, true).await.unwrap();
+    assert!(s.step("createSecret", &arn, &token).await.is_ok());
+    let refused = s.step("setSecret", &arn, &token).await;
+    let message = refused.error_message().unwrap_or_default().to_owned();
+    assert!(
+        message.contains("certificate") || message.contains("UnknownIssuer"),
+        "{message}"
+    );
+    assert!(s.db.accepts("app", &password).await, "nothing changed");
 }
 
 #[tokio::test]

@@ -47,6 +47,34 @@ async fn setup_with(tls: bool, settings: &[(&str, &str)]) -> Setup {
     }
 }
 
+/// The tests run on the build `TEST_POSTGRES_BIN_DIR` names (infra/test.sh's run on the newest
+/// major), else on the distribution's.
+#[tokio::test]
+async fn the_server_is_the_build_under_test() {
+    let db = TestPostgres::start(false).expect("postgres");
+    let running: String = db
+        .superuser()
+        .await
+        .unwrap()
+        .query_one("SHOW server_version", &[])
+        .await
+        .unwrap()
+        .get(0);
+    let binaries = e2e::postgres::binaries_version().unwrap();
+    eprintln!("PostgreSQL under test: {running} ({binaries})");
+    assert!(
+        binaries.contains(&format!(
+            "(PostgreSQL) {}",
+            running.split_whitespace().next().unwrap_or("?")
+        )),
+        "{binaries} runs as {running}"
+    );
+    if let Some(dir) = std::env::var_os("TEST_POSTGRES_BIN_DIR") {
+        let major: u32 = running.split('.').next().unwrap().parse().unwrap();
+        assert!(major >= 16, "{dir:?} is no newer major: {running}");
+    }
+}
+
 async fn setup() -> Setup {
     setup_with(true, &[]).await
 }

@@ -1,5 +1,5 @@
 //! The MySQL and MariaDB adapter of the database port: connections over verified TLS (rustls;
-//! the system's roots plus an optional CA bundle) unless a secret or the setting explicitly
+//! the system's roots, or only the CA bundle when one is given) unless a secret or the setting explicitly
 //! disables TLS, and never a fall-back to plaintext.
 
 use crate::sql::{self, AccountRow, Server};
@@ -122,9 +122,9 @@ impl MySql {
             ))
             .stmt_cache_size(0)
             .tcp_nodelay(true)
-            // Backslash escapes on and backtick quoting in SHOW GRANTS, whatever the server's
-            // default mode: the statements of [`sql`] rely on both.
-            .setup(vec!["SET SESSION sql_mode = ''"]);
+            // Backslash escapes on and backtick quoting in SHOW GRANTS and SHOW CREATE USER,
+            // whatever the server's defaults: the statements of [`sql`] rely on them.
+            .setup(vec!["SET SESSION sql_mode = '', sql_quote_show_create = 1"]);
         let limit = self.settings.connect_timeout;
         let conn = match tokio::time::timeout(limit, Conn::new(options)).await {
             Ok(Ok(conn)) => conn,
@@ -255,6 +255,50 @@ impl MySql {
         }
     }
 
+    /// MariaDB takes the new password's stored form, which depends on the account's plugin: the
+    /// account may read that of itself. MySQL needs no plugin (see [`sql::set_own_password`]).
+    async fn own_plugin(&self, session: &mut Session) -> Result<String, DbError> {
+        if !session.server.mariadb {
+            return Ok(String::new());
+        }
+        let action = "reading the account's authentication plugin";
+        let rows = session
+            .rows(action, self.limit(), "SHOW CREATE USER".to_owned())
+            .await?;
+        let user = session.user.clone();
+        let line = match rows.first() {
+            Some(row) => text(row, 0, action, &user)?,
+            None => String::new(),
+        };
+        sql::plugin_of(&line).map_err(|e| DbError::Unsupported(e.to_string()))
+    }
+
+    async fn set_own_password_in(
+        &self,
+        session: &mut Session,
+        login: &Login<'_>,
+        password: &SecretText,
+    ) -> Result<(), DbError> {
+        let server = session.server;
+        let plugin = self.own_plugin(session).await?;
+        let action = "setting the new password";
+        let limit = self.limit();
+        let unsupported = |e: sql::CopyError| DbError::Unsupported(e.to_string());
+        let statement =
+            sql::set_own_password(&server, &plugin, password, None).map_err(unsupported)?;
+        let outcome = tokio::time::timeout(limit, session.conn.query_drop(statement)).await;
+        match outcome {
+            // Asked for only when the account requires it (MySQL's PASSWORD REQUIRE CURRENT).
+            Ok(Err(error)) if server_code(&error) == Some(ER_MISSING_CURRENT_PASSWORD) => {
+                let statement =
+                    sql::set_own_password(&server, &plugin, password, Some(&login.secret.password))
+                        .map_err(unsupported)?;
+                session.run(action, limit, statement).await
+            }
+            outcome => session.settle(action, limit, outcome),
+        }
+    }
+
     async fn prepare_alternate_in(
         &self,
         session: &mut Session,
@@ -279,7 +323,14 @@ impl MySql {
                 .run(
                     "setting the original user's password",
                     self.limit(),
-                    sql::set_password(&server, pending_user, &original.host, password),
+                    sql::set_password(
+                        &server,
+                        pending_user,
+                        &original.host,
+                        &original.plugin,
+                        password,
+                    )
+                    .map_err(|e| DbError::Unsupported(e.to_string()))?,
                 )
                 .await;
         }
@@ -362,20 +413,9 @@ impl Database for MySql {
         password: &SecretText,
     ) -> Result<(), DbError> {
         let mut session = self.connect(login).await?;
-        let server = session.server;
-        let action = "setting the new password";
-        let limit = self.limit();
-        let statement = sql::set_own_password(&server, password, None);
-        let outcome = tokio::time::timeout(limit, session.conn.query_drop(statement)).await;
-        let result = match outcome {
-            // Asked for only when the account requires it (MySQL's PASSWORD REQUIRE CURRENT).
-            Ok(Err(error)) if server_code(&error) == Some(ER_MISSING_CURRENT_PASSWORD) => {
-                let statement =
-                    sql::set_own_password(&server, password, Some(&login.secret.password));
-                session.run(action, limit, statement).await
-            }
-            outcome => session.settle(action, limit, outcome),
-        };
+        let result = self
+            .set_own_password_in(&mut session, login, password)
+            .await;
         session.close().await;
         result
     }

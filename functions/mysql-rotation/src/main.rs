@@ -12,6 +12,7 @@
 //! - `LOG_LEVEL` (info).
 
 mod db;
+mod hash;
 mod sql;
 
 use db::{MySql, MySqlSettings};

@@ -3,6 +3,7 @@
 //! empty `sql_mode` (set at login), so backslash escapes apply and `SHOW GRANTS` quotes names with
 //! backticks, whatever the server's default mode. Pure.
 
+use crate::hash::{ed25519_public_key, native_password_hash};
 use shared::secret::SecretText;
 
 /// What the server is, from its handshake.
@@ -28,8 +29,8 @@ impl Server {
         format!("{engine} {major}.{minor}.{patch}")
     }
 
-    /// `ALTER USER` exists from MySQL 5.7.6 (MariaDB 10.2, but MariaDB uses `SET PASSWORD`,
-    /// which keeps the account's authentication plugin).
+    /// MySQL's `ALTER USER` with authentication clauses, from 5.7.6 (MariaDB has it from 10.2,
+    /// and its statements are chosen separately).
     fn has_alter_user(&self) -> bool {
         !self.mariadb && self.version >= (5, 7, 6)
     }
@@ -71,33 +72,199 @@ fn printed_account(user: &str, host: &str) -> String {
     format!("{}@{}", quote(user), quote(host))
 }
 
-/// The session's own password change. MySQL 8.0.13 and later may require the current password
-/// (`PASSWORD REQUIRE CURRENT`): `replace` gives it, and is asked for only when the server says so.
+/// How a new password reaches the server for an account authenticating with `plugin`: as what the
+/// plugin stores, computed here, wherever the server takes that (`mysql_native_password` on both
+/// engines, MariaDB's `ed25519`); for MySQL's salted SHA-256 plugins, as the password, which MySQL
+/// rewrites as its hash in the general, slow and binary logs (MySQL manual, "Passwords and
+/// Logging"). MariaDB rewrites nothing, so a plugin whose stored form cannot be computed here is
+/// refused there (PARSEC, for one), never sent in plaintext.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Credential {
+    NativeHash(String),
+    Ed25519Key(String),
+    RewrittenByMySql {
+        plugin: String,
+        password: SecretText,
+    },
+}
+
+impl Credential {
+    pub fn for_account(
+        server: &Server,
+        plugin: &str,
+        password: &SecretText,
+    ) -> Result<Self, CopyError> {
+        match (server.mariadb, plugin) {
+            (_, "" | "mysql_native_password") => {
+                Ok(Self::NativeHash(native_password_hash(password.expose())))
+            }
+            (true, "ed25519") => Ok(Self::Ed25519Key(ed25519_public_key(password.expose()))),
+            (false, "caching_sha2_password" | "sha256_password") if server.has_alter_user() => {
+                Ok(Self::RewrittenByMySql {
+                    plugin: plugin.to_owned(),
+                    password: password.clone(),
+                })
+            }
+            (_, plugin) => Err(CopyError::Plugin {
+                plugin: plugin.to_owned(),
+            }),
+        }
+    }
+
+    /// The `IDENTIFIED` clause of `CREATE USER` and `ALTER USER`: the account keeps its plugin.
+    fn identified(&self, server: &Server) -> String {
+        match self {
+            Self::NativeHash(hash) if server.mariadb => {
+                format!("IDENTIFIED BY PASSWORD {}", literal(hash))
+            }
+            Self::NativeHash(hash) => {
+                format!("IDENTIFIED WITH mysql_native_password AS {}", literal(hash))
+            }
+            Self::Ed25519Key(key) => format!("IDENTIFIED VIA ed25519 USING {}", literal(key)),
+            Self::RewrittenByMySql { plugin, password } => {
+                format!("IDENTIFIED WITH {plugin} BY {}", literal(password.expose()))
+            }
+        }
+    }
+
+    /// The stored form, as `SET PASSWORD ... = '<stored form>'` takes it (MariaDB, MySQL before
+    /// 5.7.6); `None` where only the server can compute it.
+    fn stored_form(&self) -> Option<&str> {
+        match self {
+            Self::NativeHash(stored) | Self::Ed25519Key(stored) => Some(stored),
+            Self::RewrittenByMySql { .. } => None,
+        }
+    }
+}
+
+/// The plugin an account authenticates with, from `SHOW CREATE USER` of that account (MariaDB
+/// shows it to the account itself): `IDENTIFIED BY PASSWORD` is `mysql_native_password`, as is an
+/// account without an `IDENTIFIED` clause (no password yet).
+pub fn plugin_of(create_user: &str) -> Result<String, CopyError> {
+    let unreadable = || CopyError::CreateUser {
+        start: bounded_start(create_user),
+    };
+    let rest = create_user
+        .strip_prefix("CREATE USER ")
+        .and_then(skip_quoted)
+        .and_then(|rest| rest.strip_prefix('@'))
+        .and_then(skip_quoted)
+        .ok_or_else(unreadable)?
+        .trim_start();
+    let Some(identified) = rest.strip_prefix("IDENTIFIED ") else {
+        return Ok("mysql_native_password".into());
+    };
+    if identified.starts_with("BY PASSWORD ") {
+        return Ok("mysql_native_password".into());
+    }
+    let named = identified
+        .strip_prefix("VIA ")
+        .or_else(|| identified.strip_prefix("WITH "))
+        .ok_or_else(unreadable)?;
+    let plugin: String = named
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .trim_matches(['\'', '`', '"'])
+        .to_owned();
+    if plugin.is_empty() {
+        return Err(unreadable());
+    }
+    // Several ways to authenticate (`VIA ed25519 ... OR unix_socket`): which one a password
+    // change should reach is not this function's guess. Stored forms hold no spaces.
+    if named.contains(" OR ") {
+        return Err(CopyError::Plugin {
+            plugin: format!("{plugin} OR ..."),
+        });
+    }
+    Ok(plugin)
+}
+
+/// What follows a quoted name (`` `a``b` `` or `'a\'b'`) at the start of `text`.
+fn skip_quoted(text: &str) -> Option<&str> {
+    let quote = text.chars().next().filter(|c| matches!(c, '`' | '\''))?;
+    let mut chars = text.char_indices().skip(1).peekable();
+    while let Some((i, c)) = chars.next() {
+        if c == '\\' && quote == '\'' {
+            chars.next();
+        } else if c == quote {
+            if chars.peek().is_some_and(|&(_, next)| next == quote) {
+                chars.next();
+            } else {
+                return Some(&text[i + 1..]);
+            }
+        }
+    }
+    None
+}
+
+/// The first words of a line, for an error: never more than 64 characters of it.
+fn bounded_start(line: &str) -> String {
+    line.split_whitespace()
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(" ")
+        .chars()
+        .take(64)
+        .collect()
+}
+
+/// The session's own password change. MariaDB takes the stored form for any account
+/// (`SET PASSWORD = '<stored form>'`), so `plugin` is the account's (see [`plugin_of`]). MySQL lets
+/// an account without `CREATE USER` change its own password only with the password itself
+/// (`ALTER USER USER() IDENTIFIED BY`), which it rewrites as its hash in every log; from MySQL
+/// 8.0.13 it may also require the current password (`PASSWORD REQUIRE CURRENT`): `replace` gives
+/// it, and is asked for only when the server says so.
 pub fn set_own_password(
     server: &Server,
+    plugin: &str,
     password: &SecretText,
     replace: Option<&SecretText>,
-) -> String {
+) -> Result<String, CopyError> {
+    if server.mariadb {
+        let credential = Credential::for_account(server, plugin, password)?;
+        if let Some(stored) = credential.stored_form() {
+            return Ok(format!("SET PASSWORD = {}", literal(stored)));
+        }
+        return Err(CopyError::Plugin {
+            plugin: plugin.to_owned(),
+        });
+    }
     let new = literal(password.expose());
     if !server.has_alter_user() {
-        return format!("SET PASSWORD = PASSWORD({new})");
+        // MySQL before 5.7.6 rewrites this too (from 5.6.3).
+        return Ok(format!("SET PASSWORD = PASSWORD({new})"));
     }
-    match replace {
+    Ok(match replace {
         Some(current) => format!(
             "ALTER USER CURRENT_USER() IDENTIFIED BY {new} REPLACE {}",
             literal(current.expose())
         ),
         None => format!("ALTER USER CURRENT_USER() IDENTIFIED BY {new}"),
-    }
+    })
 }
 
-/// Another account's password change, keeping its authentication plugin.
-pub fn set_password(server: &Server, user: &str, host: &str, password: &SecretText) -> String {
-    let new = literal(password.expose());
-    if server.has_alter_user() {
-        format!("ALTER USER {} IDENTIFIED BY {new}", account(user, host))
-    } else {
-        format!("SET PASSWORD FOR {} = PASSWORD({new})", account(user, host))
+/// Another account's password change (by the master user), keeping its host and plugin.
+pub fn set_password(
+    server: &Server,
+    user: &str,
+    host: &str,
+    plugin: &str,
+    password: &SecretText,
+) -> Result<String, CopyError> {
+    let credential = Credential::for_account(server, plugin, password)?;
+    let account = account(user, host);
+    if server.mariadb || server.has_alter_user() {
+        return Ok(format!(
+            "ALTER USER {account} {}",
+            credential.identified(server)
+        ));
+    }
+    match credential.stored_form() {
+        Some(stored) => Ok(format!("SET PASSWORD FOR {account} = {}", literal(stored))),
+        None => Err(CopyError::Plugin {
+            plugin: plugin.to_owned(),
+        }),
     }
 }
 
@@ -141,9 +308,11 @@ pub fn drop_account(user: &str, host: &str) -> String {
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum CopyError {
     #[error(
-        "the account uses the {plugin:?} authentication plugin, which has no password to rotate"
+        "the account authenticates with {plugin:?}: this function sets passwords only in a form no server log can give away (mysql_native_password and MariaDB's ed25519 as their hashes; MySQL's caching_sha2_password and sha256_password, which MySQL rewrites in its logs), and never sends one where the server would log it; nothing was changed"
     )]
     Plugin { plugin: String },
+    #[error("SHOW CREATE USER printed a line this function cannot read (it begins {start:?}); nothing was changed")]
+    CreateUser { start: String },
     #[error("SHOW GRANTS printed a line this function cannot copy faithfully (it begins {start:?}); nothing was copied")]
     Grant { start: String },
 }
@@ -155,28 +324,11 @@ pub fn create_clone(
     original: &AccountRow,
     password: &SecretText,
 ) -> Result<String, CopyError> {
-    let new = literal(password.expose());
-    let identified = match (server.mariadb, original.plugin.as_str()) {
-        (true, "" | "mysql_native_password") => format!("IDENTIFIED BY {new}"),
-        (true, plugin @ ("ed25519" | "parsec")) => {
-            format!("IDENTIFIED VIA {plugin} USING PASSWORD({new})")
-        }
-        (false, "") => format!("IDENTIFIED BY {new}"),
-        (
-            false,
-            plugin @ ("caching_sha2_password" | "mysql_native_password" | "sha256_password"),
-        ) => {
-            format!("IDENTIFIED WITH {plugin} BY {new}")
-        }
-        (_, plugin) => {
-            return Err(CopyError::Plugin {
-                plugin: plugin.to_owned(),
-            })
-        }
-    };
+    let credential = Credential::for_account(server, &original.plugin, password)?;
     Ok(format!(
-        "CREATE USER {} {identified} {}",
+        "CREATE USER {} {} {}",
         account(clone, &original.host),
+        credential.identified(server),
         requirement(original)
     ))
 }
@@ -226,11 +378,7 @@ pub fn grants_for_clone(
 
 fn copy_line(line: &str, from: &str, to: &str) -> Result<String, CopyError> {
     let unsupported = || CopyError::Grant {
-        start: line
-            .split_whitespace()
-            .take(3)
-            .collect::<Vec<_>>()
-            .join(" "),
+        start: bounded_start(line),
     };
     let (keyword, joiner) = if line.starts_with("GRANT ") {
         ("GRANT", " TO ")

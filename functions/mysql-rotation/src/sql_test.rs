@@ -50,78 +50,212 @@ fn literals_escape_quotes_backslashes_and_nul() {
     assert_eq!(account("app", "10.0.%"), "'app'@'10.0.%'");
 }
 
+const NATIVE_PASSWORD: &str = "password";
+const NATIVE_HASH: &str = "*2470C0C06DEE42FD1618BB99005ADCA2EC9D1E19";
+const ED25519_PASSWORD: &str = "secret";
+const ED25519_KEY: &str = "ZIgUREUg5PVgQ6LskhXmO+eZLS0nC8be6HPjYWR4YJY";
+
+/// A statement that would put the password itself where the server logs it.
+fn assert_no_password(statement: &str, password: &str) {
+    assert!(!statement.contains(password), "{statement}");
+}
+
 #[test]
-fn own_password_changes_never_use_password_where_it_is_gone() {
-    let new = SecretText::new("n'ew");
-    assert_eq!(
-        set_own_password(&MARIADB, &new, None),
-        "SET PASSWORD = PASSWORD('n\\'ew')"
-    );
-    assert_eq!(
-        set_own_password(&MYSQL8, &new, None),
-        "ALTER USER CURRENT_USER() IDENTIFIED BY 'n\\'ew'"
-    );
-    assert_eq!(
-        set_own_password(&MYSQL8, &new, Some(&SecretText::new("old\\"))),
-        "ALTER USER CURRENT_USER() IDENTIFIED BY 'n\\'ew' REPLACE 'old\\\\'"
-    );
-    assert_eq!(
-        set_own_password(&MYSQL57, &new, None),
-        "ALTER USER CURRENT_USER() IDENTIFIED BY 'n\\'ew'"
-    );
-    assert_eq!(
-        set_own_password(&Server::from_version((5, 7, 5)), &new, None),
-        "SET PASSWORD = PASSWORD('n\\'ew')"
-    );
-    for server in [MYSQL8, Server::from_version((9, 0, 1))] {
-        assert!(!set_own_password(&server, &new, None).contains("PASSWORD("));
-        assert!(!set_password(&server, "a", "%", &new).contains("PASSWORD("));
+fn mariadb_receives_only_the_stored_form_of_its_own_new_password() {
+    let native = SecretText::new(NATIVE_PASSWORD);
+    let ed = SecretText::new(ED25519_PASSWORD);
+    for plugin in ["mysql_native_password", ""] {
+        let statement = set_own_password(&MARIADB, plugin, &native, None).unwrap();
+        assert_eq!(statement, format!("SET PASSWORD = '{NATIVE_HASH}'"));
+        assert_no_password(&statement, NATIVE_PASSWORD);
+    }
+    let statement = set_own_password(&MARIADB, "ed25519", &ed, None).unwrap();
+    assert_eq!(statement, format!("SET PASSWORD = '{ED25519_KEY}'"));
+    assert_no_password(&statement, ED25519_PASSWORD);
+    for plugin in ["parsec", "unix_socket", "pam", "caching_sha2_password"] {
+        assert_eq!(
+            set_own_password(&MARIADB, plugin, &native, None),
+            Err(CopyError::Plugin {
+                plugin: plugin.into()
+            }),
+            "{plugin}"
+        );
     }
 }
 
 #[test]
-fn another_accounts_password_keeps_its_host_and_plugin() {
-    let new = SecretText::new("pw");
+fn mysql_changes_its_own_password_in_the_one_form_it_allows_and_rewrites() {
+    let new = SecretText::new("n'ew");
     assert_eq!(
-        set_password(&MARIADB, "app", "10.%", &new),
-        "SET PASSWORD FOR 'app'@'10.%' = PASSWORD('pw')"
+        set_own_password(&MYSQL8, "", &new, None).unwrap(),
+        "ALTER USER CURRENT_USER() IDENTIFIED BY 'n\\'ew'"
     );
     assert_eq!(
-        set_password(&MYSQL8, "app", "localhost", &new),
-        "ALTER USER 'app'@'localhost' IDENTIFIED BY 'pw'"
+        set_own_password(&MYSQL8, "", &new, Some(&SecretText::new("old\\"))).unwrap(),
+        "ALTER USER CURRENT_USER() IDENTIFIED BY 'n\\'ew' REPLACE 'old\\\\'"
     );
+    assert_eq!(
+        set_own_password(&MYSQL57, "", &new, None).unwrap(),
+        "ALTER USER CURRENT_USER() IDENTIFIED BY 'n\\'ew'"
+    );
+    assert_eq!(
+        set_own_password(&Server::from_version((5, 7, 5)), "", &new, None).unwrap(),
+        "SET PASSWORD = PASSWORD('n\\'ew')"
+    );
+    for server in [MYSQL8, Server::from_version((9, 0, 1))] {
+        assert!(!set_own_password(&server, "", &new, None)
+            .unwrap()
+            .contains("PASSWORD("));
+    }
 }
 
 #[test]
-fn the_clone_is_created_like_the_original() {
-    let pw = SecretText::new("pw");
+fn another_accounts_password_is_sent_as_its_hash_keeping_host_and_plugin() {
+    let native = SecretText::new(NATIVE_PASSWORD);
+    let ed = SecretText::new(ED25519_PASSWORD);
+    assert_eq!(
+        set_password(&MARIADB, "app", "10.%", "mysql_native_password", &native).unwrap(),
+        format!("ALTER USER 'app'@'10.%' IDENTIFIED BY PASSWORD '{NATIVE_HASH}'")
+    );
+    assert_eq!(
+        set_password(&MARIADB, "app", "%", "ed25519", &ed).unwrap(),
+        format!("ALTER USER 'app'@'%' IDENTIFIED VIA ed25519 USING '{ED25519_KEY}'")
+    );
+    for server in [MYSQL8, MYSQL57] {
+        assert_eq!(
+            set_password(&server, "app", "localhost", "mysql_native_password", &native).unwrap(),
+            format!(
+                "ALTER USER 'app'@'localhost' IDENTIFIED WITH mysql_native_password AS '{NATIVE_HASH}'"
+            )
+        );
+    }
+    // MySQL computes these salted hashes itself and rewrites the statement in its logs.
+    assert_eq!(
+        set_password(&MYSQL8, "app", "%", "caching_sha2_password", &native).unwrap(),
+        "ALTER USER 'app'@'%' IDENTIFIED WITH caching_sha2_password BY 'password'"
+    );
+    let old = Server::from_version((5, 6, 51));
+    assert_eq!(
+        set_password(&old, "app", "%", "mysql_native_password", &native).unwrap(),
+        format!("SET PASSWORD FOR 'app'@'%' = '{NATIVE_HASH}'")
+    );
+    assert!(set_password(&old, "app", "%", "sha256_password", &native).is_err());
+    for plugin in ["parsec", "caching_sha2_password", "unix_socket"] {
+        assert!(
+            set_password(&MARIADB, "app", "%", plugin, &native).is_err(),
+            "{plugin}"
+        );
+    }
+}
+
+#[test]
+fn the_accounts_plugin_is_read_from_show_create_user() {
+    let cases = [
+        (
+            format!("CREATE USER `app`@`%` IDENTIFIED BY PASSWORD '{NATIVE_HASH}'"),
+            "mysql_native_password",
+        ),
+        (
+            format!("CREATE USER `ed`@`%` IDENTIFIED VIA ed25519 USING '{ED25519_KEY}' REQUIRE SSL"),
+            "ed25519",
+        ),
+        ("CREATE USER `nopw`@`localhost`".to_owned(), "mysql_native_password"),
+        (
+            "CREATE USER `x`@`%` IDENTIFIED WITH 'caching_sha2_password' AS '<secret>' REQUIRE NONE"
+                .to_owned(),
+            "caching_sha2_password",
+        ),
+        // Names that hold what the parser looks for.
+        (
+            "CREATE USER `a`` IDENTIFIED VIA pam`@`%` IDENTIFIED VIA parsec USING 'P0:x'".to_owned(),
+            "parsec",
+        ),
+        (
+            "CREATE USER 'o\\'reilly IDENTIFIED BY PASSWORD'@'%' IDENTIFIED VIA ed25519 USING 'k'"
+                .to_owned(),
+            "ed25519",
+        ),
+    ];
+    for (line, plugin) in cases {
+        assert_eq!(plugin_of(&line).unwrap(), plugin, "{line}");
+    }
+    assert_eq!(
+        plugin_of(&format!(
+            "CREATE USER `ed`@`%` IDENTIFIED VIA ed25519 USING '{ED25519_KEY}' OR unix_socket"
+        )),
+        Err(CopyError::Plugin {
+            plugin: "ed25519 OR ...".into()
+        })
+    );
+    for unreadable in [
+        "",
+        "CREATE USER app@%",
+        "CREATE USER `unterminated@`%`",
+        "CREATE USER `a`@`%` IDENTIFIED SOMEHOW",
+    ] {
+        assert!(
+            matches!(plugin_of(unreadable), Err(CopyError::CreateUser { .. })),
+            "{unreadable}"
+        );
+    }
+    let long = format!("CREATE USER {}", "x".repeat(10_000));
+    match plugin_of(&long) {
+        Err(error) => assert!(error.to_string().len() < 200, "bounded"),
+        Ok(plugin) => panic!("read {plugin}"),
+    }
+}
+
+#[test]
+fn the_clone_is_created_like_the_original_from_the_hash() {
+    let native = SecretText::new(NATIVE_PASSWORD);
+    let ed = SecretText::new(ED25519_PASSWORD);
     assert_eq!(
         create_clone(
             &MARIADB,
             "app_clone",
             &row("10.%", "mysql_native_password"),
-            &pw
+            &native
         )
         .unwrap(),
-        "CREATE USER 'app_clone'@'10.%' IDENTIFIED BY 'pw' REQUIRE NONE"
+        format!(
+            "CREATE USER 'app_clone'@'10.%' IDENTIFIED BY PASSWORD '{NATIVE_HASH}' REQUIRE NONE"
+        )
     );
     assert_eq!(
-        create_clone(&MARIADB, "app_clone", &row("%", "ed25519"), &pw).unwrap(),
-        "CREATE USER 'app_clone'@'%' IDENTIFIED VIA ed25519 USING PASSWORD('pw') REQUIRE NONE"
+        create_clone(&MARIADB, "app_clone", &row("%", "ed25519"), &ed).unwrap(),
+        format!(
+            "CREATE USER 'app_clone'@'%' IDENTIFIED VIA ed25519 USING '{ED25519_KEY}' REQUIRE NONE"
+        )
+    );
+    assert_eq!(
+        create_clone(&MYSQL8, "app_clone", &row("%", "mysql_native_password"), &native).unwrap(),
+        format!(
+            "CREATE USER 'app_clone'@'%' IDENTIFIED WITH mysql_native_password AS '{NATIVE_HASH}' REQUIRE NONE"
+        )
     );
     let mut tls = row("%", "caching_sha2_password");
     tls.ssl_type = "ANY".into();
     assert_eq!(
-        create_clone(&MYSQL8, "app_clone", &tls, &pw).unwrap(),
-        "CREATE USER 'app_clone'@'%' IDENTIFIED WITH caching_sha2_password BY 'pw' REQUIRE SSL"
+        create_clone(&MYSQL8, "app_clone", &tls, &native).unwrap(),
+        "CREATE USER 'app_clone'@'%' IDENTIFIED WITH caching_sha2_password BY 'password' REQUIRE SSL"
     );
-    assert_eq!(
-        create_clone(&MARIADB, "c", &row("%", "unix_socket"), &pw),
-        Err(CopyError::Plugin {
-            plugin: "unix_socket".into()
-        })
-    );
-    assert!(create_clone(&MYSQL8, "c", &row("%", "AWSAuthenticationPlugin"), &pw).is_err());
+    for (server, plugin) in [
+        (MARIADB, "unix_socket"),
+        (MARIADB, "parsec"),
+        (MYSQL8, "AWSAuthenticationPlugin"),
+        (MYSQL8, "ed25519"),
+    ] {
+        assert_eq!(
+            create_clone(&server, "c", &row("%", plugin), &native),
+            Err(CopyError::Plugin {
+                plugin: plugin.into()
+            })
+        );
+    }
+    let message = create_clone(&MARIADB, "c", &row("%", "parsec"), &native)
+        .unwrap_err()
+        .to_string();
+    assert!(message.contains("\"parsec\""), "{message}");
 }
 
 #[test]

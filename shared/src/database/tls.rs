@@ -1,5 +1,5 @@
 //! How database connections are secured: `DB_TLS` and `DB_CA_BUNDLE`, read and checked at
-//! start-up; the trusted roots (the system's and the bundle's) loaded on a thread of their own
+//! start-up; the trusted roots (the bundle's when one is given, else the system's) loaded on a thread of their own
 //! while the function waits for its first event, or else at the first TLS connection.
 
 use super::secret::{DbSecret, SecretTls};
@@ -20,8 +20,10 @@ pub struct TlsSettings {
     pub mode: TlsMode,
     /// The `DB_CA_BUNDLE` certificates, each accepted by rustls at start-up.
     bundle: Arc<Vec<CertificateDer<'static>>>,
-    /// The system's roots that rustls accepts, then the bundle, and the same parsed into rustls's
-    /// store: read and parsed once (a directory of PEM files costs milliseconds to read and
+    /// The trusted roots: the bundle's alone when one is given (as libpq's `sslrootcert` and the
+    /// MySQL clients' `--ssl-ca` trust only the file they are given: a user who names the RDS
+    /// bundle means "these CAs", not "these as well"), else the system's that rustls accepts; and
+    /// the same parsed into rustls's store: read and parsed once (a directory of PEM files costs milliseconds to read and
     /// parse), by [`TlsSettings::load_roots_in_background`] or the first TLS connection.
     roots: Arc<OnceLock<&'static Roots>>,
 }
@@ -35,8 +37,8 @@ struct Roots {
 }
 
 impl TlsSettings {
-    /// `DB_TLS` (`verify-full` or `disable`), `DB_CA_BUNDLE` (a PEM file of extra trusted CAs,
-    /// such as the RDS bundle; none by default).
+    /// `DB_TLS` (`verify-full` or `disable`), `DB_CA_BUNDLE` (a PEM file of the CAs to trust
+    /// instead of the system's, such as the RDS bundle; none by default).
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         let mode = match env.string_or("DB_TLS", "verify-full").as_str() {
             "verify-full" => TlsMode::VerifyFull,
@@ -118,13 +120,17 @@ impl TlsSettings {
 }
 
 /// Loads the roots once per process: a function holds one `TlsSettings` for its life, so the
-/// memory left behind is what it would keep anyway.
+/// memory left behind is what it would keep anyway. The bundle's certificates were each accepted
+/// at start-up; the system's are read only when there is no bundle.
 fn load(bundle: &[CertificateDer<'static>]) -> &'static Roots {
+    let candidates = if bundle.is_empty() {
+        rustls_native_certs::load_native_certs().certs
+    } else {
+        bundle.to_vec()
+    };
     let mut certificates: Vec<CertificateDer<'static>> = Vec::new();
     let mut store = rustls::RootCertStore::empty();
-    let native = rustls_native_certs::load_native_certs().certs;
-    // The bundle's certificates were each accepted at start-up.
-    for certificate in native.into_iter().chain(bundle.iter().cloned()) {
+    for certificate in candidates {
         if store.add(certificate.clone()).is_ok() {
             certificates.push(certificate);
         }
@@ -169,5 +175,25 @@ mod tests {
         // `roots` waits for the thread if it is still reading.
         assert_eq!(settings.roots().len(), load(&[]).certificates.len());
         assert_eq!(settings.root_store().len(), settings.roots().len());
+    }
+
+    #[test]
+    fn a_bundle_replaces_the_system_roots() {
+        let system = load(&[]).certificates.len();
+        let ca = rcgen::CertificateParams::new(Vec::<String>::new())
+            .and_then(|mut params| {
+                params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+                params.self_signed(&rcgen::KeyPair::generate()?)
+            })
+            .unwrap();
+        let path = std::env::temp_dir().join(format!("bundle-{}.pem", std::process::id()));
+        std::fs::write(&path, ca.pem()).unwrap();
+        let settings =
+            TlsSettings::from_env(&Env::from_pairs([("DB_CA_BUNDLE", path.to_str().unwrap())]))
+                .unwrap();
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(settings.roots(), [ca.der().clone()]);
+        assert_eq!(settings.root_store().len(), 1);
+        assert!(system > 1, "the system roots are there to be left out");
     }
 }
