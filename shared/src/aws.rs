@@ -60,7 +60,7 @@ pub async fn load_sdk_config(retries: RetryConfig) -> SdkConfig {
 pub fn arn_account(arn: &str) -> Option<&str> {
     arn.split(':')
         .nth(4)
-        .filter(|account| crate::organization::work::is_account_id(account))
+        .filter(|account| crate::identifiers::is_account_id(account))
 }
 
 /// The partition a region belongs to, as ARNs spell it.

@@ -11,10 +11,27 @@ pub enum EnvelopeError {
     NotEventBridge(String),
     #[error("the {detail_type:?} event's detail is not a JSON object")]
     DetailNotObject { detail_type: String },
+    #[error("the event's {0}")]
+    Resources(crate::identifiers::IdentifierError),
 }
 
 /// The EventBridge envelope of an event, its `detail` an object.
 pub fn eventbridge(payload: &Value) -> Result<EventBridgeEvent<Value>, EnvelopeError> {
+    // Resources are identifiers: each must be a string, and an error names which is not.
+    let as_arn = |value: &Value, field: &str| {
+        crate::identifiers::text(Some(value), field, "an ARN")
+            .map(|_| ())
+            .map_err(EnvelopeError::Resources)
+    };
+    match payload.get("resources") {
+        None | Some(Value::Null) => {}
+        Some(Value::Array(resources)) => {
+            for (i, resource) in resources.iter().enumerate() {
+                as_arn(resource, &format!("resources[{i}]"))?;
+            }
+        }
+        Some(other) => as_arn(other, "resources")?,
+    }
     // serde quotes the offending value: cut it, the input may be of any size.
     let event: EventBridgeEvent<Value> = serde_json::from_value(payload.clone())
         .map_err(|error| EnvelopeError::NotEventBridge(quoted(&error.to_string())))?;

@@ -16,6 +16,7 @@ pub mod expiry;
 pub mod fields;
 pub mod findings;
 pub mod iam;
+pub mod identifiers;
 pub mod kms;
 pub mod logging;
 pub mod metrics;

@@ -11,6 +11,7 @@ use shared::certificates::policy::{assess, certificate_alert, severity_for, NoRe
 use shared::certificates::Certificate;
 use shared::expiry::Thresholds;
 use shared::fields::{eventbridge, flag, number, quoted, text, EnvelopeError};
+use shared::identifiers::{self, IdentifierError};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
@@ -60,38 +61,11 @@ pub enum EventError {
     Envelope(#[from] EnvelopeError),
     #[error("the {0:?} event names no certificate ARN in its resources")]
     NoCertificateArn(String),
-    #[error("the {detail_type:?} event's resource {resource:?} is not an ACM certificate ARN in partition {partition}")]
-    NotACertificate {
+    #[error("the {detail_type:?} event: {source}")]
+    Identifier {
         detail_type: String,
-        resource: String,
-        partition: &'static str,
+        source: IdentifierError,
     },
-}
-
-/// Whether `arn` is `arn:<partition>:acm:<region>:<account>:certificate/<certificate id>`, the id
-/// being the UUID ACM gives every certificate.
-pub fn is_certificate_arn(arn: &str, partition: &str) -> bool {
-    let parts: Vec<&str> = arn.splitn(6, ':').collect();
-    let [prefix, arn_partition, service, region, account, resource] = parts.as_slice() else {
-        return false;
-    };
-    let uuid = |id: &str| {
-        let groups: Vec<&str> = id.split('-').collect();
-        groups.iter().map(|g| g.len()).eq([8, 4, 4, 4, 12])
-            && groups
-                .iter()
-                .all(|g| g.chars().all(|c| c.is_ascii_hexdigit()))
-    };
-    *prefix == "arn"
-        && *arn_partition == partition
-        && *service == "acm"
-        && !region.is_empty()
-        && region
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-        && account.len() == 12
-        && account.chars().all(|c| c.is_ascii_digit())
-        && resource.strip_prefix("certificate/").is_some_and(uuid)
 }
 
 impl Event {
@@ -102,16 +76,14 @@ impl Event {
         let detail_type = quoted(&event.detail_type);
         let detail = &event.detail;
         let resources = event.resources.as_deref().unwrap_or_default();
+        // ACM's events name one certificate; a resource that is not one is refused, wherever it is.
         let arn = || {
-            if let Some(wrong) = resources
-                .iter()
-                .find(|arn| !is_certificate_arn(arn, partition))
-            {
-                return Err(EventError::NotACertificate {
-                    detail_type: detail_type.clone(),
-                    resource: quoted(wrong),
-                    partition,
-                });
+            for (i, resource) in resources.iter().enumerate() {
+                identifiers::certificate_arn(resource, &format!("resources[{i}]"), partition)
+                    .map_err(|source| EventError::Identifier {
+                        detail_type: detail_type.clone(),
+                        source,
+                    })?;
             }
             resources
                 .first()
@@ -565,7 +537,7 @@ mod tests {
             event["resources"] = json!([resource]);
             let error = Event::parse(&event, "aws").unwrap_err();
             assert!(
-                matches!(error, EventError::NotACertificate { .. }),
+                matches!(error, EventError::Identifier { .. }),
                 "{}",
                 shared::text::excerpt(&resource, 80)
             );
@@ -580,11 +552,7 @@ mod tests {
         event["resources"] = json!([right, "arn:aws:s3:::b"]);
         assert!(matches!(
             Event::parse(&event, "aws"),
-            Err(EventError::NotACertificate { .. })
-        ));
-        assert!(is_certificate_arn(
-            "arn:aws-us-gov:acm:us-gov-west-1:123456789012:certificate/7e5b2c90-8f1a-4c61-9d7e-2a6c1f0b9e33",
-            "aws-us-gov"
+            Err(EventError::Identifier { .. })
         ));
     }
 

@@ -18,6 +18,7 @@ use shared::iam::directory::{DirectoryError, IamUser, KeyDirectory};
 use shared::iam::policy::{decide, Decision, Lifecycle, Plan, UserKeys};
 use shared::iam::vault::{KeyVault, SecretPresence, VaultError};
 use shared::iam::{key_suffix, AccessKey};
+use shared::identifiers;
 use shared::metrics::{counts_by, MetricLine, Unit};
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::SystemTime;
@@ -101,13 +102,6 @@ impl From<HandlerError> for Diagnostic {
     }
 }
 
-fn valid_user_name(name: &str) -> bool {
-    (1..=64).contains(&name.len())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c))
-}
-
 /// A scheduled event sweeps; `{"force_users": [...]}` (directly, or as an EventBridge event's
 /// `detail`) rotates the named users now, whatever their keys' age.
 pub fn parse_request(payload: &Value) -> Result<Request, HandlerError> {
@@ -131,17 +125,22 @@ pub fn parse_request(payload: &Value) -> Result<Request, HandlerError> {
             }
             let names = users
                 .iter()
-                .map(|u| match u.as_str() {
-                    Some(name) if valid_user_name(name) => Ok(name.to_owned()),
-                    _ => Err(invalid(format!(
-                        "force_users holds {u}, which is not an IAM user name"
-                    ))),
+                .enumerate()
+                .map(|(i, user)| {
+                    let field = format!("force_users[{i}]");
+                    identifiers::text(Some(user), &field, "an IAM user name")
+                        .and_then(|name| identifiers::user_name(name, &field))
+                        .map(str::to_owned)
+                        .map_err(|e| invalid(e.to_string()))
                 })
                 .collect::<Result<Vec<_>, _>>()?;
             Ok(Request::Force(names))
         }
         (None, Some("Scheduled Event")) => Ok(Request::Sweep),
-        (None, Some(other)) => Err(invalid(format!("unexpected detail-type {other:?}"))),
+        (None, Some(other)) => Err(invalid(format!(
+            "unexpected detail-type {}",
+            identifiers::echo(other)
+        ))),
         (None, None) => Err(invalid(
             "expected a Scheduled Event or {\"force_users\": [...]}".into(),
         )),
@@ -748,9 +747,11 @@ mod tests {
         let message = |payload: Value| parse_request(&payload).unwrap_err().to_string();
         assert!(message(json!({"force_users": "alice"})).contains("must be a list"));
         assert!(message(json!({"force_users": []})).contains("1 to 100 users"));
-        assert!(message(json!({"force_users": ["alice", 7]}))
-            .contains("7, which is not an IAM user name"));
-        assert!(message(json!({"force_users": ["bad name!"]})).contains("not an IAM user name"));
+        assert!(
+            message(json!({"force_users": ["alice", 7]})).contains("force_users[1] is a number")
+        );
+        assert!(message(json!({"force_users": ["bad name!"]}))
+            .contains("force_users[0] is not an IAM user name"));
         assert!(message(json!({"hello": 1})).contains("expected a Scheduled Event"));
         assert!(message(json!({"detail-type": "ACM Certificate Expired"}))
             .contains("unexpected detail-type"));

@@ -10,6 +10,7 @@
 use serde_json::Value;
 use shared::alert::{facts, Alert, Severity};
 use shared::fields::{eventbridge, number, quoted, text, EnvelopeError};
+use shared::identifiers::{self, IdentifierError, KmsKeyReference};
 use shared::kms::aws::key_id_of_arn;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,35 +77,11 @@ pub struct ApiCall {
 pub enum EventError {
     #[error(transparent)]
     Envelope(#[from] EnvelopeError),
-    #[error(
-        "the {detail_type:?} event names no KMS key ARN of partition {partition} in its resources"
-    )]
-    NoKeyArn {
+    #[error("the {detail_type:?} event: {source}")]
+    Identifier {
         detail_type: String,
-        partition: &'static str,
+        source: IdentifierError,
     },
-    #[error("the CloudTrail record of {event_name} names no key in requestParameters.keyId")]
-    NoKeyInCall { event_name: String },
-}
-
-fn is_key_arn(arn: &str, partition: &str) -> bool {
-    arn.starts_with(&format!("arn:{partition}:kms:")) && key_id_of_arn(arn).is_some()
-}
-
-/// A key id (a UUID, or `mrk-` and 32 hex digits for a multi-Region key).
-pub fn is_key_id(id: &str) -> bool {
-    let uuid = || {
-        let groups: Vec<&str> = id.split('-').collect();
-        groups.iter().map(|g| g.len()).eq([8, 4, 4, 4, 12])
-            && groups
-                .iter()
-                .all(|g| g.chars().all(|c| c.is_ascii_hexdigit()))
-    };
-    let multi_region = || {
-        id.strip_prefix("mrk-")
-            .is_some_and(|hex| hex.len() == 32 && hex.chars().all(|c| c.is_ascii_hexdigit()))
-    };
-    uuid() || multi_region()
 }
 
 impl Event {
@@ -113,18 +90,21 @@ impl Event {
         let event = eventbridge(payload)?;
         let detail_type = quoted(&event.detail_type);
         let detail = &event.detail;
+        let refused = |source: IdentifierError| EventError::Identifier {
+            detail_type: detail_type.clone(),
+            source,
+        };
+        // KMS's events name exactly one key, by its ARN.
         let key_arn = || {
-            event
-                .resources
-                .as_deref()
-                .unwrap_or_default()
-                .iter()
-                .find(|arn| is_key_arn(arn, partition))
-                .cloned()
-                .ok_or_else(|| EventError::NoKeyArn {
-                    detail_type: detail_type.clone(),
-                    partition,
-                })
+            let resources = event.resources.as_deref().unwrap_or_default();
+            let Some(first) = resources.first() else {
+                return Err(refused(IdentifierError::Missing {
+                    field: "resources[0]".into(),
+                }));
+            };
+            identifiers::kms_key_arn(first, "resources[0]", partition)
+                .map(str::to_owned)
+                .map_err(refused)
         };
         Ok(match (event.source.as_str(), event.detail_type.as_str()) {
             ("aws.events", "Scheduled Event") => Event::Scheduled,
@@ -152,20 +132,47 @@ impl Event {
                 let request = detail.get("requestParameters").unwrap_or(&empty);
                 let response = detail.get("responseElements").unwrap_or(&empty);
                 let identity = detail.get("userIdentity").unwrap_or(&empty);
-                let key = text(request, "keyId").map(|k| quoted(&k)).ok_or_else(|| {
-                    EventError::NoKeyInCall {
-                        event_name: event_name.clone(),
+                let field = "detail.requestParameters.keyId";
+                let key = identifiers::text(request.get("keyId"), field, "a KMS key")
+                    .and_then(|key| identifiers::kms_key_reference(key, field, partition))
+                    .map_err(refused)?;
+                // A key named by id or alias name is in the call's region and account.
+                let home = || -> Result<(String, String), EventError> {
+                    let region = match detail.get("awsRegion") {
+                        Some(region) => {
+                            identifiers::text(Some(region), "detail.awsRegion", "a region")
+                        }
+                        None => Ok(event.region.as_deref().unwrap_or_default()),
                     }
-                })?;
-                let key_arn = if key.starts_with("arn:") {
-                    key
-                } else {
-                    let region = text(detail, "awsRegion")
-                        .unwrap_or(event.region.clone().unwrap_or_default());
-                    let account = text(identity, "accountId")
-                        .or(text(detail, "recipientAccountId"))
-                        .unwrap_or(event.account.clone().unwrap_or_default());
-                    format!("arn:{partition}:kms:{region}:{account}:key/{key}")
+                    .and_then(|region| identifiers::region(region, "detail.awsRegion"))
+                    .map_err(refused)?;
+                    let account = match identity
+                        .get("accountId")
+                        .or(detail.get("recipientAccountId"))
+                    {
+                        Some(account) => identifiers::text(
+                            Some(account),
+                            "detail.userIdentity.accountId",
+                            "an account id",
+                        ),
+                        None => Ok(event.account.as_deref().unwrap_or_default()),
+                    }
+                    .and_then(|account| {
+                        identifiers::account_id(account, "detail.userIdentity.accountId")
+                    })
+                    .map_err(refused)?;
+                    Ok((region.to_owned(), account.to_owned()))
+                };
+                let key_arn = match key {
+                    KmsKeyReference::KeyArn(arn) | KmsKeyReference::AliasArn(arn) => arn.to_owned(),
+                    KmsKeyReference::KeyId(id) => {
+                        let (region, account) = home()?;
+                        format!("arn:{partition}:kms:{region}:{account}:key/{id}")
+                    }
+                    KmsKeyReference::AliasName(alias) => {
+                        let (region, account) = home()?;
+                        format!("arn:{partition}:kms:{region}:{account}:{alias}")
+                    }
                 };
                 Event::Call(ApiCall {
                     name,
@@ -395,21 +402,6 @@ mod tests {
     }
 
     #[test]
-    fn key_ids_are_uuids_or_multi_region_ids() {
-        assert!(is_key_id("1234abcd-12ab-34cd-56ef-1234567890ab"));
-        assert!(is_key_id("mrk-1234abcd12ab34cd56ef1234567890ab"));
-        for bad in [
-            "",
-            "alias/x",
-            "1234abcd-12ab-34cd-56ef",
-            "mrk-12",
-            "zzzzzzzz-12ab-34cd-56ef-1234567890ab",
-        ] {
-            assert!(!is_key_id(bad), "{bad}");
-        }
-    }
-
-    #[test]
     fn kms_events_become_alerts_of_their_severity() {
         let rotated = parse(&kms_event(
             "KMS CMK Rotation",
@@ -533,18 +525,26 @@ mod tests {
         let mut no_key = kms_event("KMS CMK Deletion", json!({}));
         no_key["resources"] = json!(["arn:aws:s3:::bucket"]);
         assert_eq!(
-            parse(&no_key),
-            Err(EventError::NoKeyArn {
-                detail_type: "KMS CMK Deletion".into(),
-                partition: "aws"
-            })
+            parse(&no_key).unwrap_err().to_string(),
+            "the \"KMS CMK Deletion\" event: resources[0] is not a KMS key ARN of this partition: \"arn:aws:s3:::bucket\""
         );
         let mut other_partition = kms_event("KMS CMK Deletion", json!({}));
-        other_partition["resources"] = json!(["arn:aws-cn:kms:cn-north-1:111122223333:key/x"]);
+        other_partition["resources"] = json!([format!(
+            "arn:aws-cn:kms:cn-north-1:111122223333:key/{}",
+            &KEY[KEY.len() - 36..]
+        )]);
         assert!(matches!(
             parse(&other_partition),
-            Err(EventError::NoKeyArn { .. })
+            Err(EventError::Identifier { .. })
         ));
+        let mut huge = kms_event("KMS CMK Deletion", json!({}));
+        huge["resources"] = json!([format!("{KEY}{}", "a".repeat(1_000_000))]);
+        let message = parse(&huge).unwrap_err().to_string();
+        assert!(
+            message.len() < 300
+                && message.ends_with(&format!("({} characters)", KEY.len() + 1_000_000)),
+            "{message}"
+        );
         let not_object = kms_event("KMS CMK Rotation", json!("text"));
         assert!(matches!(
             parse(&not_object),
@@ -552,10 +552,36 @@ mod tests {
         ));
         let keyless = call("DisableKey", json!({}), Value::Null);
         assert_eq!(
-            parse(&keyless),
-            Err(EventError::NoKeyInCall {
-                event_name: "DisableKey".into()
-            })
+            parse(&keyless).unwrap_err().to_string(),
+            "the \"AWS API Call via CloudTrail\" event: detail.requestParameters.keyId is missing"
+        );
+        for (key, message) in [
+            (
+                json!("arn:aws:s3:::bucket"),
+                "is not a KMS key id, key ARN, alias name or alias ARN",
+            ),
+            (json!(7), "is a number"),
+            (json!(["k"]), "is an array"),
+            (json!("x".repeat(1_000_000)), "(1000000 characters)"),
+        ] {
+            let text = parse(&call("DisableKey", json!({"keyId": key}), Value::Null))
+                .unwrap_err()
+                .to_string();
+            assert!(text.contains(message) && text.len() < 300, "{text}");
+        }
+        // A key named by id or alias is this account's and region's.
+        let Ok(Event::Call(by_alias)) = parse(&call(
+            "DisableKey",
+            json!({"keyId": "alias/app"}),
+            Value::Null,
+        )) else {
+            panic!("an alias is a key reference");
+        };
+        assert!(
+            by_alias.key_arn.starts_with("arn:aws:kms:")
+                && by_alias.key_arn.ends_with(":alias/app"),
+            "{}",
+            by_alias.key_arn
         );
         let unrelated = json!({"version": "0", "id": "x", "detail-type": "EC2 Instance State-change Notification",
             "source": "aws.ec2", "account": "1", "time": "2026-11-22T08:00:00Z", "region": "eu-west-1",

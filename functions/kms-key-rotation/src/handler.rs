@@ -2,7 +2,10 @@
 //! two direct requests, `{"rotate_now": [...]}` (on-demand rotation) and `{"rotate_alias":
 //! "alias/..."}` (manual rotation to a new key).
 
-use crate::events::{event_alert, is_key_id, Event, EventError};
+use crate::events::{event_alert, Event, EventError};
+use shared::identifiers::{self, KmsKeyReference};
+
+const KEY_REFERENCE: &str = "a key id, key ARN, alias name or alias ARN";
 use crate::notices::{
     alias_rotated_alert, digest_alert, enforced_counts, enforcement_period, key_alert,
     listed_in_digest, AliasRotated, DigestInput, Enforced, KeyTally, ListedKey,
@@ -14,7 +17,6 @@ use serde_json::{json, Value};
 use shared::alert::{publish_all, Alert, AlertSink, UnpublishedAlerts};
 use shared::calls::when;
 use shared::config::{ConfigError, Env};
-use shared::fields::quoted;
 use shared::findings::aws::{publish_scan, SecurityHub};
 use shared::findings::{FindingsReport, Problem, ResourceType, Scope};
 use shared::kms::aws::{Alias, KeyService, KmsError, NewKey, OnDemandStart};
@@ -110,37 +112,6 @@ impl From<HandlerError> for Diagnostic {
     }
 }
 
-/// A key id, a key ARN, an alias name or an alias ARN.
-fn valid_key_reference(name: &str) -> bool {
-    if let Some(alias) = name.strip_prefix("alias/") {
-        return valid_alias_name(alias);
-    }
-    if name.starts_with("arn:") {
-        let parts: Vec<&str> = name.splitn(6, ':').collect();
-        return match parts.as_slice() {
-            [_, _, "kms", region, account, resource] => {
-                !region.is_empty()
-                    && account.len() == 12
-                    && account.chars().all(|c| c.is_ascii_digit())
-                    && (resource.strip_prefix("key/").is_some_and(is_key_id)
-                        || resource
-                            .strip_prefix("alias/")
-                            .is_some_and(valid_alias_name))
-            }
-            _ => false,
-        };
-    }
-    is_key_id(name)
-}
-
-/// The part after `alias/`: 1 to 250 letters, digits, `/`, `_` and `-`.
-fn valid_alias_name(name: &str) -> bool {
-    (1..=250).contains(&name.len())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "/_-".contains(c))
-}
-
 /// A direct request, or an EventBridge event (see [`Event::parse`]).
 pub fn parse_request(payload: &Value, partition: &'static str) -> Result<Request, HandlerError> {
     let invalid = |m: String| HandlerError::InvalidRequest(m);
@@ -162,37 +133,37 @@ pub fn parse_request(payload: &Value, partition: &'static str) -> Result<Request
                 )));
             }
             let mut names = Vec::new();
-            for key in keys {
-                match key.as_str() {
-                    Some(name) if valid_key_reference(name) => {
-                        if !names.iter().any(|n| n == name) {
-                            names.push(name.to_owned());
-                        }
-                    }
-                    _ => {
-                        return Err(invalid(format!(
-                            "rotate_now holds {}, which is not a key id, key ARN or alias",
-                            quoted(&key.to_string())
-                        )))
-                    }
+            for (i, key) in keys.iter().enumerate() {
+                let field = format!("rotate_now[{i}]");
+                let name = identifiers::text(Some(key), &field, KEY_REFERENCE)
+                    .and_then(|name| identifiers::kms_key_reference(name, &field, partition))
+                    .map_err(|e| invalid(e.to_string()))?;
+                let name = match name {
+                    KmsKeyReference::KeyId(n)
+                    | KmsKeyReference::KeyArn(n)
+                    | KmsKeyReference::AliasName(n)
+                    | KmsKeyReference::AliasArn(n) => n,
+                };
+                if !names.iter().any(|n| n == name) {
+                    names.push(name.to_owned());
                 }
             }
             Ok(Request::RotateNow(names))
         }
         (None, Some(alias)) => {
-            let alias = alias.as_str().ok_or_else(|| {
-                invalid("rotate_alias must be an alias name such as alias/signing".into())
-            })?;
-            let name = alias
-                .strip_prefix("alias/")
-                .filter(|n| valid_alias_name(n))
-                .ok_or_else(|| {
-                    invalid(format!(
-                        "rotate_alias must be an alias name such as alias/signing, got {}",
-                        quoted(alias)
-                    ))
-                })?;
-            if name.starts_with("aws/") {
+            const ALIAS: &str = "an alias name such as alias/signing";
+            let alias = identifiers::text(Some(alias), "rotate_alias", ALIAS)
+                .map_err(|e| invalid(e.to_string()))?;
+            match identifiers::kms_key_reference(alias, "rotate_alias", partition) {
+                Ok(KmsKeyReference::AliasName(_)) => {}
+                _ => {
+                    return Err(invalid(format!(
+                        "rotate_alias is not {ALIAS}: {}",
+                        identifiers::echo(alias)
+                    )))
+                }
+            }
+            if alias.starts_with("alias/aws/") {
                 return Err(invalid(format!(
                     "{alias} is an AWS managed key's alias: AWS rotates those keys every year and nobody else may change them"
                 )));

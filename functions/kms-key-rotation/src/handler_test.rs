@@ -554,23 +554,26 @@ fn requests_are_validated_before_anything_is_called() {
         (json!({"rotate_now": []}), "1 to 25 keys, got 0"),
         (json!({"rotate_now": too_many}), "1 to 25 keys, got 26"),
         (json!({"rotate_now": "alias/x"}), "must be a list"),
-        (json!({"rotate_now": [42]}), "42, which is not a key id"),
+        (json!({"rotate_now": [42]}), "rotate_now[0] is a number"),
         (
             json!({"rotate_now": ["not a key"]}),
-            "which is not a key id",
+            "is not a KMS key id, key ARN, alias name or alias ARN",
         ),
         (
             json!({"rotate_now": ["arn:aws:s3:::bucket"]}),
-            "which is not a key id",
+            "is not a KMS key id, key ARN, alias name or alias ARN",
         ),
-        (json!({"rotate_alias": "orders"}), "must be an alias name"),
+        (
+            json!({"rotate_alias": "orders"}),
+            "rotate_alias is not an alias name",
+        ),
         (
             json!({"rotate_alias": "alias/bad name"}),
-            "must be an alias name",
+            "rotate_alias is not an alias name such as alias/signing",
         ),
         (
             json!({"rotate_alias": ["alias/x"]}),
-            "must be an alias name",
+            "rotate_alias is an array",
         ),
         (
             json!({"rotate_alias": "alias/aws/s3"}),

@@ -9,7 +9,8 @@ use serde::Serialize;
 use serde_json::Value;
 use shared::alert::{Alert, AlertSink, Fact, Severity};
 use shared::config::{ConfigError, Env};
-use shared::organization::work::{is_account_id, is_region, plan, ItemResult, Member};
+use shared::identifiers::{echo, is_account_id, is_region};
+use shared::organization::work::{plan, ItemResult, Member};
 use shared::organization::JobName;
 use std::collections::BTreeMap;
 use std::time::SystemTime;
@@ -316,7 +317,17 @@ impl<D: Directory, R: RegionDirectory, Q: WorkQueue, RQ: ResultsQueue, A: AlertS
             body,
         } in received
         {
-            match serde_json::from_str::<ResultsMessage>(&body) {
+            let message = serde_json::from_str::<ResultsMessage>(&body)
+                .map_err(|error| echo(&error.to_string()))
+                .and_then(|message| match &message {
+                    ResultsMessage::Item(result) => result
+                        .item
+                        .check()
+                        .map(|()| message)
+                        .map_err(|error| error.to_string()),
+                    ResultsMessage::Manifest { .. } => Ok(message),
+                });
+            match message {
                 Ok(message) => {
                     let run = runs.entry(message.run().to_owned()).or_default();
                     run.receipts.push(receipt_handle);
@@ -326,7 +337,7 @@ impl<D: Directory, R: RegionDirectory, Q: WorkQueue, RQ: ResultsQueue, A: AlertS
                     }
                 }
                 Err(error) => {
-                    tracing::warn!(%error, "a results queue message that is neither a manifest nor a result; deleted");
+                    tracing::warn!(%error, body = echo(&body), "a results queue message that is neither a manifest nor a well-formed result; deleted");
                     unreadable.push(receipt_handle);
                 }
             }

@@ -2,6 +2,7 @@
 //! the plan of items for a run, why an account failed, and how long to wait before trying again.
 
 use crate::alert::{Alert, Fact, Severity};
+use crate::identifiers::{self, IdentifierError};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -48,6 +49,57 @@ pub struct WorkItem {
     pub region: String,
 }
 
+impl WorkItem {
+    /// A work queue message's item, every field read strictly (they go into role ARNs,
+    /// endpoints, log lines and alerts): the error names the field and quotes it bounded.
+    pub fn read(body: &str) -> Result<Self, IdentifierError> {
+        let value: serde_json::Value =
+            serde_json::from_str(body).map_err(|_| IdentifierError::Invalid {
+                field: "the message body".into(),
+                expected: "a JSON work item",
+                echo: identifiers::echo(body),
+            })?;
+        let field = |name: &str, expected: &'static str| {
+            identifiers::text(value.get(name), name, expected).map(str::to_owned)
+        };
+        let job = field("job", "a job name")?;
+        let item = Self {
+            run: field("run", RUN_ID)?,
+            job: JobName::parse(&job).ok_or_else(|| IdentifierError::Invalid {
+                field: "job".into(),
+                expected: "a job name",
+                echo: identifiers::echo(&job),
+            })?,
+            account: field("account", "a 12-digit AWS account id")?,
+            region: field("region", "an AWS region name")?,
+        };
+        item.check()?;
+        Ok(item)
+    }
+
+    /// The item's identifiers are what they must be: the account, the region, and the run's id
+    /// as the enumerator makes it (a time and a request id).
+    pub fn check(&self) -> Result<(), IdentifierError> {
+        identifiers::account_id(&self.account, "account")?;
+        identifiers::region(&self.region, "region")?;
+        let run_id = (1..=128).contains(&self.run.len())
+            && self
+                .run
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b":/._+-".contains(&b));
+        if !run_id {
+            return Err(IdentifierError::Invalid {
+                field: "run".into(),
+                expected: RUN_ID,
+                echo: identifiers::echo(&self.run),
+            });
+        }
+        Ok(())
+    }
+}
+
+const RUN_ID: &str = "a run id";
+
 /// An account to cover, and the regions it has enabled when that is known (`None`: not known,
 /// every configured region is tried and a disabled one fails with its cause).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,23 +136,6 @@ pub fn plan(run: &str, members: &[Member], regions: &[String], jobs: &[JobName])
     items.sort();
     items.dedup();
     items
-}
-
-/// A 12-digit AWS account id.
-pub fn is_account_id(text: &str) -> bool {
-    text.len() == 12 && text.bytes().all(|b| b.is_ascii_digit())
-}
-
-/// A region name as AWS spells them (`eu-west-1`, `us-gov-west-1`): it goes into endpoints and
-/// ARNs, so nothing else is accepted from a message.
-pub fn is_region(text: &str) -> bool {
-    (4..=32).contains(&text.len())
-        && text
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && text.contains('-')
-        && !text.starts_with('-')
-        && !text.ends_with('-')
 }
 
 /// Why an (account, region) could not be covered, for the person who must fix it.
@@ -406,39 +441,6 @@ mod tests {
     }
 
     #[test]
-    fn regions_are_lowercase_names_with_dashes() {
-        for good in ["eu-west-1", "us-gov-west-1", "ap-southeast-5", "cn-north-1"] {
-            assert!(is_region(good), "{good}");
-        }
-        for bad in [
-            "",
-            "eu",
-            "EU-WEST-1",
-            "eu-west-1/../x",
-            "-eu-west-1",
-            "eu-west-",
-            "eu_west_1",
-            "eu-west-1.evil.com",
-        ] {
-            assert!(!is_region(bad), "{bad}");
-        }
-    }
-
-    #[test]
-    fn account_ids_are_twelve_digits() {
-        assert!(is_account_id("012345678901"));
-        for bad in [
-            "",
-            "12345678901",
-            "1234567890123",
-            "12345678901a",
-            "arn:aws:iam::1",
-        ] {
-            assert!(!is_account_id(bad), "{bad}");
-        }
-    }
-
-    #[test]
     fn errors_are_classified_by_the_codes_they_carry() {
         let cases = [
             ("AccessDenied: User is not authorized to perform: sts:AssumeRole", true, Cause::RoleNotAssumable),
@@ -470,5 +472,61 @@ mod tests {
         assert_eq!(retry_delay(2, base, 1.0), base * 2 + base / 2);
         assert_eq!(retry_delay(2, base, 7.0), base * 2 + base / 2);
         assert_eq!(retry_delay(60, base, 0.5), Duration::from_secs(43_200));
+    }
+
+    #[test]
+    fn work_items_are_read_strictly_field_by_field() {
+        let good = serde_json::json!({"run": "2026-12-07T08:00:00Z/abc-123", "job": "kms-key-rotation", "account": "111122223333", "region": "eu-west-1"});
+        let item = WorkItem::read(&good.to_string()).unwrap();
+        assert_eq!(
+            (item.job, item.account.as_str()),
+            (JobName::KmsScan, "111122223333")
+        );
+        let huge = "1".repeat(1_000_000);
+        for (field, value, message) in [
+            (
+                "account",
+                serde_json::json!(huge),
+                "account is not a 12-digit AWS account id",
+            ),
+            (
+                "account",
+                serde_json::json!(111122223333u64),
+                "account is a number",
+            ),
+            ("account", serde_json::Value::Null, "account is missing"),
+            (
+                "region",
+                serde_json::json!(["eu-west-1"]),
+                "region is an array",
+            ),
+            (
+                "region",
+                serde_json::json!({"name": "eu-west-1"}),
+                "region is an object",
+            ),
+            (
+                "region",
+                serde_json::json!("arn:aws:s3:::bucket"),
+                "region is not an AWS region name",
+            ),
+            (
+                "job",
+                serde_json::json!("reboot-everything"),
+                "job is not a job name",
+            ),
+            (
+                "run",
+                serde_json::json!("run\nwith a newline"),
+                "run is not a run id",
+            ),
+        ] {
+            let mut body = good.clone();
+            body[field] = value;
+            let error = WorkItem::read(&body.to_string()).unwrap_err().to_string();
+            assert!(error.starts_with(message) && error.len() < 300, "{error}");
+        }
+        let error = WorkItem::read(&huge).unwrap_err().to_string();
+        assert!(error.starts_with("the message body is not a JSON work item") && error.len() < 300);
     }
 }

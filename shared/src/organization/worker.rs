@@ -4,12 +4,12 @@
 
 use super::member::{MemberAccess, RoleAssumer};
 use super::work::{
-    classify, failure_alert, is_account_id, is_region, retry_delay, Cause, ItemResult, Outcome,
-    Tally, WorkItem,
+    classify, failure_alert, retry_delay, Cause, ItemResult, Outcome, Tally, WorkItem,
 };
 use super::JobName;
 use crate::alert::{Alert, AlertError, AlertSink};
 use crate::config::{ConfigError, Env};
+use crate::identifiers::echo;
 use aws_config::SdkConfig;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -228,7 +228,7 @@ impl<J: AccountJob, R: RoleAssumer, Q: WorkQueues, A: AlertSink> Worker<J, R, Q,
     /// (`ReportBatchItemFailures`), so one account failing never fails another's message.
     pub async fn handle(&self, payload: Value, source: &str) -> Result<Value, WorkerError> {
         let event: SqsEvent = serde_json::from_value(payload)
-            .map_err(|e| WorkerError::MalformedEvent(e.to_string()))?;
+            .map_err(|e| WorkerError::MalformedEvent(echo(&e.to_string())))?;
         let mut failures = Vec::new();
         for record in &event.records {
             if !self.process(record, source).await {
@@ -240,18 +240,16 @@ impl<J: AccountJob, R: RoleAssumer, Q: WorkQueues, A: AlertSink> Worker<J, R, Q,
 
     /// Whether the message is done with (deleted by Lambda).
     async fn process(&self, record: &SqsRecord, source: &str) -> bool {
-        let item = match serde_json::from_str::<WorkItem>(&record.body) {
-            Ok(item) if !is_account_id(&item.account) || !is_region(&item.region) => {
-                tracing::error!(message_id = %record.message_id, account = %item.account, region = %item.region, "a work item whose account or region is malformed; it goes to the dead-letter queue");
-                return false;
-            }
+        // Everything from the message is quoted bounded: a message may be of any size.
+        let message_id = echo(&record.message_id);
+        let item = match WorkItem::read(&record.body) {
             Ok(item) if item.job == J::JOB => item,
             Ok(item) => {
-                tracing::error!(message_id = %record.message_id, job = item.job.as_str(), expected = J::JOB.as_str(), "a work item for another job reached this function; it goes to the dead-letter queue");
+                tracing::error!(message_id, job = item.job.as_str(), expected = J::JOB.as_str(), "a work item for another job reached this function; it goes to the dead-letter queue");
                 return false;
             }
             Err(error) => {
-                tracing::error!(message_id = %record.message_id, %error, "a message that is not a work item; it goes to the dead-letter queue");
+                tracing::error!(message_id, %error, "a message that is not a well-formed work item; it goes to the dead-letter queue");
                 return false;
             }
         };
