@@ -333,7 +333,7 @@ async fn bad_events_are_rejected_or_ignored_without_alerts() {
             )),
             "is not an ACM certificate ARN",
         ),
-        (with_resource(json!(huge)), "more characters"),
+        (with_resource(json!(huge)), " characters)"),
         (string_detail.to_string(), "detail is not a JSON object"),
         (no_resources.to_string(), "names no certificate ARN"),
         (no_detail_type.to_string(), "detail-type"),

@@ -601,7 +601,7 @@ async fn rotate_alias_refuses_what_it_cannot_rotate_and_writes_nothing() {
         (
             json!({"rotate_alias": "signing"}),
             "InvalidRequest",
-            "must be an alias name",
+            "rotate_alias is not an alias name",
         ),
     ] {
         let result = function.invoke(&request).await.unwrap();
