@@ -304,13 +304,20 @@ pub struct UnpublishedAlerts {
 }
 
 /// What publishing a batch did.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Published {
     pub sent: usize,
     failures: Vec<String>,
 }
 
 impl Published {
+    /// Two batches' outcome as one.
+    pub fn and(mut self, other: Published) -> Published {
+        self.sent += other.sent;
+        self.failures.extend(other.failures);
+        self
+    }
+
     pub fn into_result(self) -> Result<(), UnpublishedAlerts> {
         match self.failures.first() {
             None => Ok(()),

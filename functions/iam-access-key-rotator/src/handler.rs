@@ -2,14 +2,15 @@
 //! users. Reads each user's state, decides with [`shared::iam::policy::decide`], acts (unless
 //! dry run), and reports.
 
+use crate::announce::{unannounced_outcome, Intent, ANNOUNCING};
 use crate::notices::{
-    key_problems, outcome_alert, summary_alert, upcoming_alert, Context, Outcome,
+    announced_late, key_problems, outcome_alert, summary_alert, upcoming_alert, Context, Outcome,
 };
 use futures_util::stream::{self, StreamExt};
 use lambda_runtime::{Diagnostic, LambdaEvent};
 use serde::Serialize;
 use serde_json::Value;
-use shared::alert::{publish_all, AlertSink, UnpublishedAlerts};
+use shared::alert::{publish_all, Alert, AlertSink, Published, UnpublishedAlerts};
 use shared::config::{ConfigError, Env};
 use shared::findings::aws::{publish_scan, SecurityHub};
 use shared::findings::{FindingsReport, Scope};
@@ -158,6 +159,8 @@ pub struct RunReport {
     pub api_calls: usize,
     /// The age in whole days of the oldest active key seen (before this sweep acted on it).
     pub oldest_active_key_age_days: Option<i64>,
+    /// Actions an earlier run took and did not get to announce, announced by this one.
+    pub late_announcements: usize,
     /// What the run did to its Security Hub findings (when they are turned on).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub security_hub: Option<FindingsReport>,
@@ -193,15 +196,20 @@ pub const FINDINGS_CHECK: &str = "iam-access-key-age";
 fn nominal_writes(plan: &Plan, dry_run: bool, presence: SecretPresence) -> usize {
     match plan {
         _ if dry_run => 0,
-        // Record, create the key, (create the secret), attach the read policy, store the value,
-        // clear the record; a secret of unknown presence is counted as existing, which it is
-        // from the second rotation on.
+        // Record (with the intent to announce), create the key, (create the secret), attach the
+        // read policy, store the value, remove the records once announced; a secret of unknown
+        // presence is counted as existing, which it is from the second rotation on.
         Plan::Rotate { .. } => match presence {
             SecretPresence::Absent => 6,
             SecretPresence::Exists | SecretPresence::Unknown => 5,
         },
-        Plan::Deactivate { .. } | Plan::Delete { .. } | Plan::DeleteUnstored { .. } => 2,
-        Plan::RecordDeactivation { .. } | Plan::ClearCreationRecord => 1,
+        // The intent, the change, its record, the intent removed once announced.
+        Plan::Deactivate { .. } => 4,
+        // The intent, the deletion, the intent (and the key's records) removed once announced.
+        Plan::Delete { .. } | Plan::DeleteUnstored { .. } => 3,
+        // The record with the intent, the intent removed once announced.
+        Plan::RecordDeactivation { .. } => 2,
+        Plan::ClearCreationRecord => 1,
         Plan::Exempt | Plan::NoKeys | Plan::Nothing | Plan::Blocked(_) => 0,
     }
 }
@@ -219,6 +227,8 @@ enum InspectionError {
 struct Inspection {
     state: UserKeys,
     owner: Option<String>,
+    /// An action a run took and had not announced when it stopped ([`ANNOUNCING`]).
+    announcing: Option<Intent>,
     api_calls: usize,
 }
 
@@ -233,6 +243,10 @@ struct UserResult {
     keys: Vec<AccessKey>,
     /// IAM and Secrets Manager requests made for this user (SDK retries not counted).
     api_calls: usize,
+    /// The user's alerts, each sent as soon as what it tells of had happened.
+    published: Published,
+    /// Actions of an earlier run announced by this one.
+    late_announcements: usize,
 }
 
 impl<D: KeyDirectory, V: KeyVault, A: AlertSink> Rotator<D, V, A> {
@@ -305,16 +319,18 @@ impl<D: KeyDirectory, V: KeyVault, A: AlertSink> Rotator<D, V, A> {
                     secrets.as_ref(),
                     &self.vault.secret_name(&user.name),
                 );
-                self.process(user, forced, presence, now)
+                self.process(user, forced, presence, now, source)
             })
             .buffer_unordered(self.settings.concurrency);
-        let mut alerts = Vec::new();
+        let mut published = Published::default();
         // For Security Hub: the problems found, the keys looked at, whether every user was read.
         let mut problems = Vec::new();
         let mut seen_keys = BTreeSet::new();
         let mut every_user_read = true;
         while let Some(result) = results.next().await {
             report.api_calls += result.api_calls;
+            report.late_announcements += result.late_announcements;
+            published = published.and(result.published);
             if let Some(created) = result.oldest_active_key {
                 // Whole days from the key's creation to now.
                 let age = shared::expiry::days_left(now, created);
@@ -345,15 +361,11 @@ impl<D: KeyDirectory, V: KeyVault, A: AlertSink> Rotator<D, V, A> {
                     &self.settings.lifecycle,
                 ));
             }
-            alerts.extend(outcome_alert(&context, &result.outcome));
-            if let Some(upcoming) = result.decision.as_ref().and_then(|d| d.upcoming.as_ref()) {
-                alerts.push(upcoming_alert(&context, upcoming));
-            }
         }
         drop(results);
         drop(secrets);
         let scope = format!("iam-users:{}", self.settings.path_prefix);
-        alerts.push(summary_alert(
+        let summary = summary_alert(
             &report.outcomes,
             report.users,
             self.settings.dry_run,
@@ -361,8 +373,8 @@ impl<D: KeyDirectory, V: KeyVault, A: AlertSink> Rotator<D, V, A> {
             &scope,
             source,
             now,
-        ));
-        let published = publish_all(&self.alerts, &alerts).await;
+        );
+        let published = published.and(publish_all(&self.alerts, &[summary]).await);
         report.alerts_sent = published.sent;
         if let Some(store) = &self.findings {
             // A key's finding is resolved only when this run saw its user's keys: after a forced
@@ -412,15 +424,23 @@ impl<D: KeyDirectory, V: KeyVault, A: AlertSink> Rotator<D, V, A> {
         forced: bool,
         presence: SecretPresence,
         now: i64,
+        source: &str,
     ) -> UserResult {
-        match self.inspect(&user).await {
+        let inspection = match self.inspect(&user).await {
+            Ok(inspection) => inspection,
             Err(error) => {
                 tracing::error!(user = %user.name, %error, "could not read the user's keys");
                 let outcome = Outcome::Failed {
                     action: "inspection",
                     error: error.to_string(),
                 };
-                UserResult {
+                let context = self.context(&user, None, forced, source, now);
+                let published = publish_all(
+                    &self.alerts,
+                    &Vec::from_iter(outcome_alert(&context, &outcome)),
+                )
+                .await;
+                return UserResult {
                     user,
                     oldest_active_key: None,
                     owner: None,
@@ -428,30 +448,129 @@ impl<D: KeyDirectory, V: KeyVault, A: AlertSink> Rotator<D, V, A> {
                     decision: None,
                     keys: Vec::new(),
                     api_calls: 0,
-                }
+                    published,
+                    late_announcements: 0,
+                };
             }
-            Ok(inspection) => {
-                let decision = decide(&inspection.state, &self.settings.lifecycle, now, forced);
-                let outcome = self
-                    .act(&user, &inspection.state, &decision.plan, presence, now)
-                    .await;
-                let writes = nominal_writes(&decision.plan, self.settings.dry_run, presence);
-                let oldest_active_key = inspection
-                    .state
-                    .keys
-                    .iter()
-                    .filter(|key| key.active)
-                    .map(|key| key.created)
-                    .min();
-                UserResult {
+        };
+        let Inspection {
+            mut state,
+            owner,
+            announcing,
+            mut api_calls,
+        } = inspection;
+        let context = self.context(&user, owner.as_deref(), forced, source, now);
+        let mut published = Published::default();
+        let mut late_announcements = 0;
+        // What a stopped run did and did not announce comes first: nothing else is done for
+        // this user until it is announced.
+        if let (Some(intent), false) = (announcing, self.settings.dry_run) {
+            let secret = self.vault.secret_name(&user.name);
+            let late = unannounced_outcome(&intent, &state, &secret, &self.settings.lifecycle, now);
+            let alerts: Vec<Alert> = late
+                .iter()
+                .filter_map(|outcome| outcome_alert(&context, outcome))
+                .map(|alert| announced_late(alert, &intent, &user.name))
+                .collect();
+            late_announcements = alerts.len();
+            let sent = publish_all(&self.alerts, &alerts).await;
+            if let Err(error) = sent.clone().into_result() {
+                return UserResult {
                     user,
-                    oldest_active_key,
-                    owner: inspection.owner,
-                    outcome,
-                    decision: Some(decision),
-                    keys: inspection.state.keys,
-                    api_calls: inspection.api_calls + writes,
+                    oldest_active_key: None,
+                    owner,
+                    outcome: Outcome::Failed {
+                        action: "late announcement",
+                        error: error.to_string(),
+                    },
+                    decision: None,
+                    keys: state.keys,
+                    api_calls,
+                    published: sent,
+                    late_announcements: 0,
+                };
+            }
+            published = published.and(sent);
+            // Announced (or nothing had happened): the tag goes, and with it the records the
+            // announcement kept.
+            let mut done = vec![ANNOUNCING.to_owned()];
+            if late.is_some() {
+                done.extend(intent.records_kept_until_announced());
+            }
+            api_calls += 1;
+            if self.untag(&user.name, &done).await {
+                if done.iter().any(|tag| tag == ROTATOR_RECORD) {
+                    state.creation_record = None;
                 }
+                state
+                    .deactivated_at
+                    .retain(|(key, _)| !done.contains(&format!("{DEACTIVATED_TAG_PREFIX}{key}")));
+            }
+        }
+        let decision = decide(&state, &self.settings.lifecycle, now, forced);
+        let (outcome, announced) = self
+            .act(&user, &state, &decision.plan, presence, now, &context)
+            .await;
+        let writes = nominal_writes(&decision.plan, self.settings.dry_run, presence);
+        // The action's own announcement went out in `act`; the rest goes now: a dry run's, a
+        // refusal, a failure, a warning ahead.
+        let mut alerts: Vec<Alert> = match announced {
+            Some(sent) => {
+                published = published.and(sent);
+                Vec::new()
+            }
+            None => outcome_alert(&context, &outcome).into_iter().collect(),
+        };
+        if let Some(upcoming) = decision.upcoming.as_ref() {
+            alerts.push(upcoming_alert(&context, upcoming));
+        }
+        published = published.and(publish_all(&self.alerts, &alerts).await);
+        let oldest_active_key = state
+            .keys
+            .iter()
+            .filter(|key| key.active)
+            .map(|key| key.created)
+            .min();
+        UserResult {
+            user,
+            oldest_active_key,
+            owner,
+            outcome,
+            decision: Some(decision),
+            keys: state.keys,
+            api_calls: api_calls + writes,
+            published,
+            late_announcements,
+        }
+    }
+
+    fn context<'a>(
+        &self,
+        user: &'a IamUser,
+        owner: Option<&'a str>,
+        forced: bool,
+        source: &'a str,
+        now: i64,
+    ) -> Context<'a> {
+        Context {
+            user: &user.name,
+            user_arn: &user.arn,
+            owner,
+            forced,
+            dry_run: self.settings.dry_run,
+            source,
+            now,
+        }
+    }
+
+    /// Removes tags; a failure is logged (the next run removes them: each is safe to find again).
+    async fn untag(&self, user: &str, tags: &[String]) -> bool {
+        let keys: Vec<&str> = tags.iter().map(String::as_str).collect();
+        match self.directory.untag(user, &keys).await {
+            Ok(()) => true,
+            Err(error) => {
+                tracing::warn!(user, %error, tags = ?keys, "tags could not be removed; the next run removes them");
+                false
             }
         }
     }
@@ -482,8 +601,12 @@ impl<D: KeyDirectory, V: KeyVault, A: AlertSink> Rotator<D, V, A> {
         // created in the same second cannot be ordered by age), and only its last use matters:
         // was it used after the newer one was created?
         let creation_record = tags.get(ROTATOR_RECORD).cloned();
+        let announcing = tags.get(ANNOUNCING).and_then(|value| Intent::parse(value));
         let active_keys = keys.iter().filter(|k| k.active).count();
-        let stored_key = if creation_record.is_some() || active_keys == 2 {
+        let stored_key = if creation_record.is_some()
+            || active_keys == 2
+            || matches!(announcing, Some(Intent::Rotate { .. }))
+        {
             api_calls += 1;
             self.vault.stored_key(&user.name).await?
         } else {
@@ -520,10 +643,14 @@ impl<D: KeyDirectory, V: KeyVault, A: AlertSink> Rotator<D, V, A> {
         Ok(Inspection {
             state,
             owner,
+            announcing,
             api_calls,
         })
     }
 
+    /// Carries out the plan (unless dry run). An action is recorded as [`ANNOUNCING`] before it
+    /// is taken, announced as soon as it has taken effect, and the record removed after that
+    /// (see [`crate::announce`]); the answer says whether the outcome's alert was sent here.
     async fn act(
         &self,
         iam_user: &IamUser,
@@ -531,131 +658,152 @@ impl<D: KeyDirectory, V: KeyVault, A: AlertSink> Rotator<D, V, A> {
         plan: &Plan,
         presence: SecretPresence,
         now: i64,
-    ) -> Outcome {
+        context: &Context<'_>,
+    ) -> (Outcome, Option<Published>) {
         let lifecycle = &self.settings.lifecycle;
-        let dry_run = self.settings.dry_run;
         let user = iam_user.name.as_str();
         let secret = self.vault.secret_name(user);
-        match plan {
-            Plan::Exempt => Outcome::Exempt,
-            Plan::NoKeys => Outcome::NoKeys,
-            Plan::Nothing => Outcome::Unchanged,
-            Plan::Blocked(blocked) => Outcome::Blocked {
+        let intent = Intent::of_plan(plan).filter(|_| !self.settings.dry_run);
+        let outcome = match (plan, &intent) {
+            (Plan::Exempt, _) => Outcome::Exempt,
+            (Plan::NoKeys, _) => Outcome::NoKeys,
+            (Plan::Nothing, _) => Outcome::Unchanged,
+            (Plan::Blocked(blocked), _) => Outcome::Blocked {
                 blocked: blocked.clone(),
                 secret,
             },
-            Plan::Rotate { current } if dry_run => Outcome::Rotated {
+            (Plan::ClearCreationRecord, _) => {
+                if !self.settings.dry_run {
+                    self.untag(user, &[ROTATOR_RECORD.to_owned()]).await;
+                }
+                Outcome::Unchanged
+            }
+            // A dry run: what would happen.
+            (Plan::Rotate { current }, None) => Outcome::Rotated {
                 old: current.clone(),
                 new: None,
                 secret,
                 deactivate_from: now + lifecycle.install_grace,
             },
-            Plan::Rotate { current } => {
-                self.rotate(iam_user, state, current, secret, presence)
-                    .await
-            }
-            Plan::DeleteUnstored { key } => {
-                if !dry_run {
-                    if let Err(error) = self.directory.delete_key(user, key).await {
-                        return Outcome::Failed {
-                            action: "deletion of an unstored key",
-                            error: error.to_string(),
-                        };
-                    }
-                    self.clear_creation_record(user).await;
-                }
+            (Plan::Deactivate { old, .. }, None) => Outcome::Deactivated {
+                old: old.clone(),
+                delete_from: now + lifecycle.recovery_grace,
+            },
+            (Plan::Delete { key }, None) => Outcome::Deleted { key: key.clone() },
+            (Plan::DeleteUnstored { key }, None) => {
                 Outcome::UnstoredKeyDeleted { key: key.clone() }
             }
-            Plan::ClearCreationRecord => {
-                if !dry_run {
-                    self.clear_creation_record(user).await;
-                }
-                Outcome::Unchanged
+            (Plan::RecordDeactivation { key }, None) => Outcome::DeactivationRecorded {
+                key: key.clone(),
+                delete_from: now + lifecycle.recovery_grace,
+            },
+            (_, Some(intent)) => {
+                self.change(iam_user, state, presence, secret, intent, now)
+                    .await
             }
-            Plan::Deactivate { old, .. } => {
-                let delete_from = now + lifecycle.recovery_grace;
-                if !dry_run {
-                    if let Err(error) = self.directory.deactivate_key(user, old).await {
-                        return Outcome::Failed {
-                            action: "deactivation",
-                            error: error.to_string(),
-                        };
-                    }
-                    // Recorded after the change: a crash in between only starts the recovery
-                    // clock a run later (see Plan::RecordDeactivation), never earlier.
-                    if let Err(error) = self.record_deactivation(user, old, now).await {
-                        return Outcome::Failed {
-                            action: "deactivation record",
-                            error: error.to_string(),
-                        };
-                    }
+        };
+        let Some(intent) = intent else {
+            return (outcome, None);
+        };
+        if !outcome.took_effect() {
+            return (outcome, None);
+        }
+        let alerts: Vec<Alert> = outcome_alert(context, &outcome)
+            .map(|mut alert| {
+                alert
+                    .attributes
+                    .insert("announcement", intent.announcement_id(user));
+                alert
+            })
+            .into_iter()
+            .collect();
+        let sent = publish_all(&self.alerts, &alerts).await;
+        if sent.clone().into_result().is_ok() {
+            let mut done = vec![ANNOUNCING.to_owned()];
+            done.extend(intent.records_kept_until_announced());
+            self.untag(user, &done).await;
+        }
+        (outcome, Some(sent))
+    }
+
+    /// The change an intent names, the intent recorded first (a rotation records it with its
+    /// creation record, a deactivation's record with it).
+    async fn change(
+        &self,
+        iam_user: &IamUser,
+        state: &UserKeys,
+        presence: SecretPresence,
+        secret: String,
+        intent: &Intent,
+        now: i64,
+    ) -> Outcome {
+        let user = iam_user.name.as_str();
+        let lifecycle = &self.settings.lifecycle;
+        let failed = |action: &'static str, error: DirectoryError| Outcome::Failed {
+            action,
+            error: error.to_string(),
+        };
+        let announcing = intent.tag_value();
+        match intent {
+            Intent::Deactivate { key } => {
+                if let Err(error) = self.directory.tag(user, &[(ANNOUNCING, &announcing)]).await {
+                    return failed("deactivation", error);
+                }
+                if let Err(error) = self.directory.deactivate_key(user, key).await {
+                    return failed("deactivation", error);
+                }
+                // Recorded after the change: a crash in between only starts the recovery clock
+                // a run later (see Plan::RecordDeactivation), never earlier.
+                let at = shared::time::rfc3339_epoch(now);
+                let record = format!("{DEACTIVATED_TAG_PREFIX}{key}");
+                if let Err(error) = self.directory.tag(user, &[(&record, &at)]).await {
+                    return failed("deactivation record", error);
                 }
                 Outcome::Deactivated {
-                    old: old.clone(),
-                    delete_from,
+                    old: key.clone(),
+                    delete_from: now + lifecycle.recovery_grace,
                 }
             }
-            Plan::Delete { key } => {
-                if !dry_run {
-                    if let Err(error) = self.directory.delete_key(user, key).await {
-                        return Outcome::Failed {
-                            action: "deletion",
-                            error: error.to_string(),
-                        };
-                    }
-                    if let Err(error) = self
-                        .directory
-                        .untag(user, &format!("{DEACTIVATED_TAG_PREFIX}{key}"))
-                        .await
-                    {
-                        tracing::warn!(user, %error, "the deleted key's deactivation record could not be removed");
-                    }
+            Intent::Delete { key } | Intent::DeleteUnstored { key } => {
+                let action = match intent {
+                    Intent::Delete { .. } => "deletion",
+                    _ => "deletion of an unstored key",
+                };
+                if let Err(error) = self.directory.tag(user, &[(ANNOUNCING, &announcing)]).await {
+                    return failed(action, error);
                 }
-                Outcome::Deleted { key: key.clone() }
+                if let Err(error) = self.directory.delete_key(user, key).await {
+                    return failed(action, error);
+                }
+                match intent {
+                    Intent::Delete { .. } => Outcome::Deleted { key: key.clone() },
+                    _ => Outcome::UnstoredKeyDeleted { key: key.clone() },
+                }
             }
-            Plan::RecordDeactivation { key } => {
-                if !dry_run {
-                    if let Err(error) = self.record_deactivation(user, key, now).await {
-                        return Outcome::Failed {
-                            action: "deactivation record",
-                            error: error.to_string(),
-                        };
-                    }
+            Intent::RecordDeactivation { key } => {
+                let at = shared::time::rfc3339_epoch(now);
+                let record = format!("{DEACTIVATED_TAG_PREFIX}{key}");
+                let tags = [(record.as_str(), at.as_str()), (ANNOUNCING, &announcing)];
+                if let Err(error) = self.directory.tag(user, &tags).await {
+                    return failed("deactivation record", error);
                 }
                 Outcome::DeactivationRecorded {
                     key: key.clone(),
                     delete_from: now + lifecycle.recovery_grace,
                 }
             }
+            Intent::Rotate { old } => {
+                self.rotate(iam_user, state, old, secret, presence, intent)
+                    .await
+            }
         }
     }
 
-    async fn record_deactivation(
-        &self,
-        user: &str,
-        key: &str,
-        now: i64,
-    ) -> Result<(), DirectoryError> {
-        self.directory
-            .tag(
-                user,
-                &format!("{DEACTIVATED_TAG_PREFIX}{key}"),
-                &shared::time::rfc3339_epoch(now),
-            )
-            .await
-    }
-
-    async fn clear_creation_record(&self, user: &str) {
-        if let Err(error) = self.directory.untag(user, ROTATOR_RECORD).await {
-            tracing::warn!(user, %error, "the creation record could not be removed; the next run removes it");
-        }
-    }
-
-    /// Record the existing keys, create, then store at once. A crash or lost answer anywhere
-    /// leaves a record from which the next run tells an unstored key from a stored one. If
-    /// storing fails and reading back shows the key is not stored, it is deleted at once (its
-    /// secret would be lost); if that cannot be known, it is left to the next run. The old key
-    /// is untouched either way.
+    /// Record the existing keys (and the intent), create, then store at once. A crash or lost
+    /// answer anywhere leaves a record from which the next run tells an unstored key from a
+    /// stored one. If storing fails and reading back shows the key is not stored, it is deleted at
+    /// once (its secret would be lost); if that cannot be known, it is left to the next run. The
+    /// old key is untouched either way. The records go once the rotation is announced.
     async fn rotate(
         &self,
         user: &IamUser,
@@ -663,17 +811,17 @@ impl<D: KeyDirectory, V: KeyVault, A: AlertSink> Rotator<D, V, A> {
         current: &str,
         secret: String,
         presence: SecretPresence,
+        intent: &Intent,
     ) -> Outcome {
         let name = user.name.as_str();
         let failed = |error: String| Outcome::Failed {
             action: "rotation",
             error,
         };
-        if let Err(error) = self
-            .directory
-            .tag(name, ROTATOR_RECORD, &creation_record(&state.keys))
-            .await
-        {
+        let record = creation_record(&state.keys);
+        let announcing = intent.tag_value();
+        let tags = [(ROTATOR_RECORD, record.as_str()), (ANNOUNCING, &announcing)];
+        if let Err(error) = self.directory.tag(name, &tags).await {
             return failed(error.to_string());
         }
         let new_key = match self.directory.create_key(name).await {
@@ -707,7 +855,6 @@ impl<D: KeyDirectory, V: KeyVault, A: AlertSink> Rotator<D, V, A> {
                 }
             }
         }
-        self.clear_creation_record(name).await;
         tracing::info!(user = name, new_key = %key_suffix(&new_key.id), secret = %secret, "rotated: new key stored");
         Outcome::Rotated {
             old: current.to_owned(),

@@ -15,6 +15,7 @@
 //!   did not replace, in the function's region; archived once the key is rotated or gone.
 //! - `LOG_LEVEL` (info).
 
+mod announce;
 mod handler;
 mod member;
 mod notices;

@@ -1,6 +1,7 @@
 //! What the rotator tells people: one alert per action, one warning ahead of each action, one
 //! summary per run. Pure. Key ids appear by their last four characters only.
 
+use crate::announce::Intent;
 use shared::alert::{Alert, Fact, Severity};
 use shared::findings::{Problem, ResourceType};
 use shared::iam::key_suffix;
@@ -49,6 +50,19 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// Whether this outcome is a change made (or, in a dry run, one that would be made): what a
+    /// person must be told of exactly once.
+    pub fn took_effect(&self) -> bool {
+        matches!(
+            self,
+            Self::Rotated { .. }
+                | Self::Deactivated { .. }
+                | Self::Deleted { .. }
+                | Self::DeactivationRecorded { .. }
+                | Self::UnstoredKeyDeleted { .. }
+        )
+    }
+
     pub fn label(&self) -> &'static str {
         match self {
             Self::Exempt => "exempt",
@@ -239,6 +253,21 @@ pub fn outcome_alert(context: &Context<'_>, outcome: &Outcome) -> Option<Alert> 
             vec![Fact::new("action", "Action", *action), Fact::new("error", "Error", error.clone())],
         ),
     })
+}
+
+/// An action's alert sent by a later run than the one that took it (which stopped before it
+/// could announce it): said so, with the same `announcement` attribute as an on-time one.
+pub fn announced_late(mut alert: Alert, intent: &Intent, user: &str) -> Alert {
+    alert
+        .attributes
+        .insert("announcement", intent.announcement_id(user));
+    alert.attributes.insert("late", "true".into());
+    alert.facts.push(Fact::new(
+        "announced_late",
+        "Announced late",
+        "yes: the run that did this stopped before it could say so",
+    ));
+    alert
 }
 
 /// The warning ahead of an action.

@@ -161,10 +161,8 @@ impl<D: KeyDirectory, I: IdentityCheck> RotationTarget for UserKey<D, I> {
             Ok::<(), DirectoryError>(())
         };
         let record = creation_record(&keys);
-        tokio::try_join!(
-            delete_inactive,
-            self.directory.tag(user, SECRET_ROTATION_RECORD, &record)
-        )?;
+        let tags = [(SECRET_ROTATION_RECORD, record.as_str())];
+        tokio::try_join!(delete_inactive, self.directory.tag(user, &tags))?;
         let key = self.directory.create_key(&current.user).await?;
         tracing::info!(user = %current.user, key = %key_suffix(&key.id), "created the new key");
         let mut fields = current.fields;
@@ -230,7 +228,7 @@ impl<D: KeyDirectory, I: IdentityCheck> RotationTarget for UserKey<D, I> {
         // first; and the new key is stored and current, so the creation record has served.
         let (deactivated, untagged) = tokio::join!(
             self.directory.deactivate_key(user, key),
-            self.directory.untag(user, SECRET_ROTATION_RECORD)
+            self.directory.untag(user, &[SECRET_ROTATION_RECORD])
         );
         if let Err(error) = untagged {
             tracing::warn!(user, %error, "the creation record could not be removed; the next rotation replaces it");

@@ -82,16 +82,17 @@ pub trait KeyDirectory: Send + Sync {
         user: &str,
         key: &str,
     ) -> impl Future<Output = Result<(), DirectoryError>> + Send;
+    /// Sets these tags on the user in one call (`TagUser` takes up to 50).
     fn tag(
         &self,
         user: &str,
-        key: &str,
-        value: &str,
+        tags: &[(&str, &str)],
     ) -> impl Future<Output = Result<(), DirectoryError>> + Send;
+    /// Removes these tags from the user in one call.
     fn untag(
         &self,
         user: &str,
-        key: &str,
+        keys: &[&str],
     ) -> impl Future<Output = Result<(), DirectoryError>> + Send;
 }
 
@@ -309,27 +310,27 @@ impl KeyDirectory for IamDirectory {
         }
     }
 
-    async fn tag(&self, user: &str, key: &str, value: &str) -> Result<(), DirectoryError> {
-        let tag = Tag::builder()
-            .key(key)
-            .value(value)
-            .build()
+    async fn tag(&self, user: &str, tags: &[(&str, &str)]) -> Result<(), DirectoryError> {
+        let tags = tags
+            .iter()
+            .map(|(key, value)| Tag::builder().key(*key).value(*value).build())
+            .collect::<Result<Vec<_>, _>>()
             .map_err(|e| api("TagUser", user, &e))?;
         self.client
             .tag_user()
             .user_name(user)
-            .tags(tag)
+            .set_tags(Some(tags))
             .send()
             .await
             .map_err(|e| api("TagUser", user, &e))?;
         Ok(())
     }
 
-    async fn untag(&self, user: &str, key: &str) -> Result<(), DirectoryError> {
+    async fn untag(&self, user: &str, keys: &[&str]) -> Result<(), DirectoryError> {
         self.client
             .untag_user()
             .user_name(user)
-            .tag_keys(key)
+            .set_tag_keys(Some(keys.iter().map(|k| (*k).to_owned()).collect()))
             .send()
             .await
             .map_err(|e| api("UntagUser", user, &e))?;
