@@ -687,7 +687,7 @@ async fn mysql_rotates_when_a_server_is_given() {
         logged.extend(events.iter().filter_map(|event| event.get::<String, _>(5)));
     }
     eprintln!(
-        "MySQL: {} logged statements searched for passwords",
+        "the server's logs: {} statements searched for passwords",
         logged.len()
     );
     for (i, password) in passwords.iter().enumerate() {
