@@ -33,16 +33,6 @@ sam validate --lint -t template.yaml
 # Deployments and ./infra/bench.sh build with the workspace's release profile.
 CARGO_PROFILE_RELEASE_OPT_LEVEL=0 CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
   sam build --parameter-overrides Architecture=x86_64
-# The release code layout (infra/hot-code/build.rs) reaches what SAM builds: every bootstrap
-# starts with the code its function's runs execute.
-for bootstrap in .aws-sam/build/*/bootstrap; do
-  # `[nr] name type address offset size ...`
-  size=$(readelf -SW "$bootstrap" | sed -n 's/^ *\[ *[0-9]*\] *\.text\.hot  *//p' | awk '{ print $4 }')
-  if [[ -z "$size" || $((16#$size)) -lt 262144 ]]; then
-    echo "$bootstrap: no .text.hot section of at least 256 KB (found: ${size:-none})" >&2
-    exit 1
-  fi
-done
 echo "== all checks passed"
 # One closing line for the whole suite (cargo prints one per test binary).
 awk '/^test result:/ { passed += $4; failed += $6 } END { printf "tests: %d passed, %d failed\n", passed, failed }' "$results"
