@@ -192,37 +192,27 @@ impl<'a> Arn<'a> {
             resource,
         })
     }
-
-    /// The resource's id after `type/` (or `type:`).
-    pub fn resource_id(&self, resource_type: &str) -> Option<&'a str> {
-        let rest = self.resource.strip_prefix(resource_type)?;
-        rest.strip_prefix('/').or_else(|| rest.strip_prefix(':'))
-    }
 }
 
-/// An ARN of `service` whose resource is of `resource_type`, in `partition` (this function's: a
-/// resource of another partition cannot be reached from here), with a region and an account.
-pub fn arn<'a>(
-    value: &'a str,
-    field: &str,
+/// Whether `value` is an ARN of `service` in `partition` (this function's: a resource of another
+/// partition cannot be reached from here), with a region and an account, whose resource is
+/// `resource_prefix` followed by an id that `valid_id` accepts.
+fn is_arn_of(
+    value: &str,
     partition: &str,
     service: &str,
-    resource_type: &str,
-    expected: &'static str,
-) -> Result<Arn<'a>, IdentifierError> {
-    let parsed = Arn::parse(value).filter(|arn| {
+    resource_prefix: &str,
+    valid_id: impl Fn(&str) -> bool,
+) -> bool {
+    Arn::parse(value).is_some_and(|arn| {
         arn.partition == partition
             && arn.service == service
             && !arn.region.is_empty()
             && !arn.account.is_empty()
             && arn
-                .resource_id(resource_type)
-                .is_some_and(|id| !id.is_empty())
-    });
-    parsed.ok_or_else(|| IdentifierError::Invalid {
-        field: field.to_owned(),
-        expected,
-        echo: echo(value),
+                .resource
+                .strip_prefix(resource_prefix)
+                .is_some_and(valid_id)
     })
 }
 
@@ -243,21 +233,8 @@ pub fn certificate_arn<'a>(
     field: &str,
     partition: &str,
 ) -> Result<&'a str, IdentifierError> {
-    let parsed = arn(
-        value,
-        field,
-        partition,
-        "acm",
-        "certificate",
-        CERTIFICATE_ARN,
-    )?;
-    let id = parsed.resource_id("certificate").unwrap_or_default();
-    check(
-        value,
-        field,
-        CERTIFICATE_ARN,
-        parsed.resource.starts_with("certificate/") && is_uuid(id),
-    )
+    let valid = is_arn_of(value, partition, "acm", "certificate/", is_uuid);
+    check(value, field, CERTIFICATE_ARN, valid)
 }
 
 /// A KMS key id: a UUID, or `mrk-` and 32 hex digits for a multi-Region key.
@@ -289,9 +266,7 @@ pub fn kms_key_arn<'a>(
     field: &str,
     partition: &str,
 ) -> Result<&'a str, IdentifierError> {
-    let parsed = arn(value, field, partition, "kms", "key", KMS_KEY_ARN)?;
-    let valid =
-        parsed.resource.starts_with("key/") && parsed.resource_id("key").is_some_and(is_kms_key_id);
+    let valid = is_arn_of(value, partition, "kms", "key/", is_kms_key_id);
     check(value, field, KMS_KEY_ARN, valid)
 }
 
@@ -316,26 +291,18 @@ pub fn kms_key_reference<'a>(
     if is_alias_name(value) {
         return Ok(KmsKeyReference::AliasName(value));
     }
-    let invalid = || IdentifierError::Invalid {
+    if is_arn_of(value, partition, "kms", "key/", is_kms_key_id) {
+        return Ok(KmsKeyReference::KeyArn(value));
+    }
+    // The alias ARN's resource is the alias name itself (`alias/...`).
+    if is_arn_of(value, partition, "kms", "", is_alias_name) {
+        return Ok(KmsKeyReference::AliasArn(value));
+    }
+    Err(IdentifierError::Invalid {
         field: field.to_owned(),
         expected: KMS_KEY_REFERENCE,
         echo: echo(value),
-    };
-    let parsed = Arn::parse(value)
-        .filter(|arn| {
-            arn.partition == partition
-                && arn.service == "kms"
-                && !arn.region.is_empty()
-                && !arn.account.is_empty()
-        })
-        .ok_or_else(invalid)?;
-    match parsed.resource.split_once('/') {
-        Some(("key", id)) if is_kms_key_id(id) => Ok(KmsKeyReference::KeyArn(value)),
-        Some(("alias", _)) if is_alias_name(parsed.resource) => {
-            Ok(KmsKeyReference::AliasArn(value))
-        }
-        _ => Err(invalid()),
-    }
+    })
 }
 
 const SECRET_ID: &str = "a Secrets Manager secret ARN of this partition or a secret name";
@@ -354,17 +321,7 @@ pub fn secret_id<'a>(
                 .all(|b| b.is_ascii_alphanumeric() || b"/_+=.@-".contains(&b))
     };
     let valid = if value.starts_with("arn:") {
-        arn(
-            value,
-            field,
-            partition,
-            "secretsmanager",
-            "secret",
-            SECRET_ID,
-        )
-        .is_ok_and(|arn| {
-            arn.resource.starts_with("secret:") && arn.resource_id("secret").is_some_and(name)
-        })
+        is_arn_of(value, partition, "secretsmanager", "secret:", name)
     } else {
         name(value)
     };

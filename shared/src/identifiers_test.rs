@@ -194,7 +194,7 @@ fn arns_are_split_into_their_parts() {
         (arn.partition, arn.service, arn.region, arn.account),
         ("aws", "kms", "eu-west-1", "111122223333")
     );
-    assert_eq!(arn.resource_id("key"), Some(KEY_ID));
+    assert_eq!(arn.resource, format!("key/{KEY_ID}"));
     assert_eq!(
         Arn::parse("arn:aws:s3:::bucket").unwrap().resource,
         "bucket"
