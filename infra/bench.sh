@@ -19,6 +19,13 @@ done
 # The harness optimised (Cargo.toml's `harness` profile): a debug build's own work on each call
 # and invocation added about 6 ms to a cold PostgreSQL rotation of 45 ms.
 cargo build --quiet --profile harness -p e2e --bin bench
+# A run of every function at the default latencies replaces docs/benchmark-results.md: the figures
+# the docs quote are this command's output, never typed by hand. A partial run only prints.
+results=""
+if [[ -z "${BENCH_FUNCTIONS:-}${BENCH_LATENCY_MS:-}${BENCH_JITTER_MS:-}" ]]; then
+  results=$(mktemp)
+  trap 'rm -f "$results"' EXIT
+fi
 for function in "${functions[@]}"; do
   # A binary just written is whole in the page cache, and the kernel then maps more of it around
   # each page a process touches: its peak RSS read up to 0.8 MB higher than after the cache was
@@ -29,5 +36,21 @@ for function in "${functions[@]}"; do
   else
     echo "bench: cannot drop the page cache (not root): peak RSS may read up to 0.8 MB high" >&2
   fi
-  target/harness/bench "$function" "target/lambda/$function/bootstrap" "target/lambda/$function/bootstrap.zip"
+  target/harness/bench "$function" "target/lambda/$function/bootstrap" "target/lambda/$function/bootstrap.zip" \
+    | tee -a "${results:-/dev/null}"
 done
+if [[ -n "$results" ]]; then
+  commit=$(git rev-parse --short HEAD)
+  git diff --quiet HEAD -- functions shared tests Cargo.toml Cargo.lock .cargo || commit="$commit with uncommitted changes"
+  cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
+  {
+    echo "<!-- Written by ./infra/bench.sh: run it again to replace this page; never edit it by hand. -->"
+    echo "# Benchmark results"
+    echo
+    echo "Measured by \`./infra/bench.sh\` on $(date -u +%Y-%m-%d) from commit $commit, on $(nproc) cores"
+    echo "(${cpu:-CPU unknown}) under Linux $(uname -r); moto, PostgreSQL and MariaDB ran on the same"
+    echo "cores. What each row measures, and how: [benchmark.md](benchmark.md)."
+    cat "$results"
+  } > docs/benchmark-results.md
+  echo "bench: wrote docs/benchmark-results.md" >&2
+fi

@@ -45,6 +45,108 @@ impl Severity {
     }
 }
 
+/// Where the runbook lives, from the repository's root: each kind has a heading there, and each
+/// alert links to it (`runbook`).
+pub const RUNBOOK_PAGE: &str = "docs/alerts.md";
+
+/// Declares [`Kind`], its names and the list of all of them from one table, so that the list the
+/// runbook is checked against is the enum itself.
+macro_rules! alert_kinds {
+    ($($variant:ident => $name:literal,)+) => {
+        /// What happened, as a stable machine name (`kind`): what subscribers filter on and the
+        /// anchor of the alert's runbook entry. Every alert any function sends has one of these.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub enum Kind {
+            $($variant,)+
+        }
+
+        impl Kind {
+            /// Every kind, in the order of the table.
+            pub const ALL: &'static [Kind] = &[$(Kind::$variant,)+];
+
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $(Kind::$variant => $name,)+
+                }
+            }
+        }
+    };
+}
+
+alert_kinds! {
+    RotationFailed => "rotation-failed",
+    CertificateExpiring => "certificate-expiring",
+    CertificateExpired => "certificate-expired",
+    CertificateRevoked => "certificate-revoked",
+    CertificateRenewalActionRequired => "certificate-renewal-action-required",
+    CertificateAvailable => "certificate-available",
+    AcmHealthEvent => "acm-health-event",
+    CertificateScanDigest => "certificate-scan-digest",
+    AccessKeyRotated => "access-key-rotated",
+    AccessKeyDeactivated => "access-key-deactivated",
+    AccessKeyDeleted => "access-key-deleted",
+    AccessKeyDeactivationRecorded => "access-key-deactivation-recorded",
+    AccessKeyUnstoredDeleted => "access-key-unstored-deleted",
+    AccessKeyStillInUse => "access-key-still-in-use",
+    AccessKeyRotationWaiting => "access-key-rotation-waiting",
+    AccessKeyRotationRefused => "access-key-rotation-refused",
+    AccessKeyRotationFailed => "access-key-rotation-failed",
+    AccessKeyActionUpcoming => "access-key-action-upcoming",
+    AccessKeyOverdue => "access-key-overdue",
+    AccessKeySweepSummary => "access-key-sweep-summary",
+    KmsRotationDisabled => "kms-rotation-disabled",
+    KmsRotationPeriodTooLong => "kms-rotation-period-too-long",
+    KmsRotationOverdue => "kms-rotation-overdue",
+    KmsMaterialAwaitingRotation => "kms-material-awaiting-rotation",
+    KmsMaterialExpiring => "kms-material-expiring",
+    KmsKeyUnusable => "kms-key-unusable",
+    KmsKeyDeletionInUse => "kms-key-deletion-in-use",
+    KmsKeyPendingDeletion => "kms-key-pending-deletion",
+    KmsKeyScanDigest => "kms-key-scan-digest",
+    KmsKeyRotated => "kms-key-rotated",
+    KmsMaterialExpired => "kms-material-expired",
+    KmsKeyDeleted => "kms-key-deleted",
+    KmsRotationDisabledByCall => "kms-rotation-disabled-by-call",
+    KmsDeletionScheduledByCall => "kms-deletion-scheduled-by-call",
+    KmsKeyDisabledByCall => "kms-key-disabled-by-call",
+    KmsRotationPeriodSetTooLong => "kms-rotation-period-set-too-long",
+    KmsAliasRotated => "kms-alias-rotated",
+    OrganizationAccountFailed => "organization-account-failed",
+    OrganizationRunFailed => "organization-run-failed",
+    OrganizationRunDigest => "organization-run-digest",
+}
+
+impl Kind {
+    /// The kind's runbook entry: [`RUNBOOK_PAGE`] and the kind as its anchor.
+    pub fn runbook(self) -> String {
+        format!("{RUNBOOK_PAGE}#{}", self.as_str())
+    }
+}
+
+impl std::fmt::Display for Kind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for Kind {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl PartialEq<&str> for Kind {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl PartialEq<Kind> for &str {
+    fn eq(&self, other: &Kind) -> bool {
+        *self == other.as_str()
+    }
+}
+
 /// One labelled fact about the alert's subject, shown to people as `label: value` and to machines
 /// as `"key": "value"`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,8 +177,8 @@ pub fn facts(pairs: &[(&'static str, &'static str, Option<String>)]) -> Vec<Fact
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Alert {
     pub severity: Severity,
-    /// Stable machine name of what happened, e.g. `rotation-failed`.
-    pub kind: &'static str,
+    /// What happened, e.g. [`Kind::RotationFailed`].
+    pub kind: Kind,
     /// The ARN (or id) of the thing the alert is about.
     pub resource: String,
     /// One line for a person, e.g. "Rotation of secret prod/api-token failed at setSecret".
@@ -106,7 +208,9 @@ pub struct RenderedAlert {
 struct AlertDocument<'a> {
     schema: &'static str,
     severity: Severity,
-    kind: &'a str,
+    kind: Kind,
+    /// The kind's entry in the alert runbook, e.g. `docs/alerts.md#rotation-failed`.
+    runbook: String,
     resource: &'a str,
     title: &'a str,
     summary: &'a str,
@@ -197,8 +301,11 @@ impl Alert {
             text.push_str(&format!("  {}: {}\n", fact.label, fact.value));
         }
         text.push_str(&format!(
-            "  Resource: {}\n  Raised by: {}\n  Time: {}\n",
-            self.resource, self.source, self.time
+            "  Resource: {}\n  Raised by: {}\n  Time: {}\n  Runbook: {}\n",
+            self.resource,
+            self.source,
+            self.time,
+            self.kind.runbook()
         ));
         text
     }
@@ -220,6 +327,7 @@ impl Alert {
             schema: SCHEMA,
             severity: self.severity,
             kind: self.kind,
+            runbook: self.kind.runbook(),
             resource: &self.resource,
             title: &self.title,
             summary: &summary,
@@ -237,7 +345,7 @@ impl Alert {
     pub fn message_attributes(&self) -> Vec<(String, String)> {
         let standard = [
             ("severity", self.severity.as_str().to_owned()),
-            ("kind", self.kind.to_owned()),
+            ("kind", self.kind.as_str().to_owned()),
             ("resource", self.resource.clone()),
             ("source", self.source.clone()),
         ];
@@ -283,7 +391,7 @@ fn json_string(value: &impl Serialize) -> String {
 #[derive(Debug, thiserror::Error)]
 #[error("publishing alert {kind} for {resource} failed: {message}")]
 pub struct AlertError {
-    pub kind: &'static str,
+    pub kind: Kind,
     pub resource: String,
     pub message: String,
 }
@@ -390,7 +498,7 @@ impl AlertSink for SnsAlerts {
             resource: alert.resource.clone(),
             message: aws_sdk_sns::error::DisplayErrorContext(&error).to_string(),
         })?;
-        tracing::info!(kind = alert.kind, severity = alert.severity.as_str(), resource = %alert.resource, "alert published");
+        tracing::info!(kind = alert.kind.as_str(), severity = alert.severity.as_str(), resource = %alert.resource, "alert published");
         Ok(())
     }
 }
@@ -402,7 +510,7 @@ mod tests {
     fn sample() -> Alert {
         Alert {
             severity: Severity::Error,
-            kind: "rotation-failed",
+            kind: Kind::RotationFailed,
             resource: "arn:aws:secretsmanager:eu-west-1:123456789012:secret:prod/api-AbCdEf".into(),
             title: "Rotation of secret prod/api failed at setSecret".into(),
             summary: "The pending value was not accepted.".into(),
@@ -473,8 +581,24 @@ mod tests {
         assert!(text.contains("\nWhat to do: Fix it, then rotate again.\n"));
         assert!(text.contains("  Step: setSecret\n  Error: boom\n"));
         assert!(
-            text.contains("  Raised by: generic-secret-rotation\n  Time: 2026-11-22T10:00:00Z\n")
+            text.contains("  Raised by: generic-secret-rotation\n  Time: 2026-11-22T10:00:00Z\n  Runbook: docs/alerts.md#rotation-failed\n")
         );
+    }
+
+    #[test]
+    fn every_kind_has_a_distinct_name_that_serves_as_its_runbook_anchor() {
+        let names: std::collections::BTreeSet<&str> = Kind::ALL.iter().map(|k| k.as_str()).collect();
+        assert_eq!(names.len(), Kind::ALL.len());
+        for kind in Kind::ALL {
+            let name = kind.as_str();
+            // A Markdown heading's anchor is the heading lower-cased with spaces as dashes: a
+            // lower-case, dashed name is its own anchor.
+            assert!(
+                name.bytes().all(|b| b.is_ascii_lowercase() || b == b'-'),
+                "{name}"
+            );
+            assert_eq!(kind.runbook(), format!("docs/alerts.md#{name}"));
+        }
     }
 
     #[test]
@@ -488,6 +612,7 @@ mod tests {
         assert_eq!(document["schema"], SCHEMA);
         assert_eq!(document["severity"], "error");
         assert_eq!(document["kind"], "rotation-failed");
+        assert_eq!(document["runbook"], "docs/alerts.md#rotation-failed");
         assert_eq!(document["details"]["step"], "setSecret");
         assert_eq!(document["attributes"]["owner"], "team-a");
         assert_eq!(messages["lambda"], messages["sqs"]);

@@ -162,6 +162,7 @@ async fn the_daily_scan_alerts_on_threshold_days_and_on_expired_certificates() {
         assert_eq!(forty.attributes["renewal"], "action-required");
         assert_eq!(forty.attributes["days_left"], "40");
         let document = forty.document().unwrap();
+        assert_eq!(document["runbook"], "docs/alerts.md#certificate-expiring");
         assert_eq!(
             document["details"]["other_names"],
             "www.forty-days.example.com, api.forty-days.example.com"

@@ -598,6 +598,7 @@ async fn a_failed_step_publishes_exactly_one_readable_and_filterable_alert() {
     assert_eq!(alert.attributes["source"], FUNCTION);
     let document = alert.document().unwrap();
     assert_eq!(document["schema"], "credential-alert/v1");
+    assert_eq!(document["runbook"], "docs/alerts.md#rotation-failed");
     assert_eq!(document["details"]["step"], "createSecret");
     assert_eq!(document["details"]["version"], TOKEN);
     assert_eq!(document["details"]["error_type"], "RotationTargetError");

@@ -6,6 +6,7 @@
 //! type; unknown fields are ignored.
 
 use serde_json::Value;
+use shared::alert::Kind;
 use shared::alert::{facts, Alert, Fact, Severity};
 use shared::certificates::policy::{assess, certificate_alert, severity_for, NoRenewal, Renewal};
 use shared::certificates::Certificate;
@@ -162,7 +163,7 @@ pub enum Described<'a> {
 
 struct EventAlert {
     severity: Severity,
-    kind: &'static str,
+    kind: Kind,
     resource: String,
     title: String,
     summary: String,
@@ -246,7 +247,7 @@ pub fn event_alert(
             let unknown = Renewal::NotAutomatic(NoRenewal::RenewalFailed { reason: None });
             EventAlert {
                 severity: days.map_or(Severity::Warning, |d| severity_for(d, &unknown)),
-                kind: "certificate-expiring",
+                kind: Kind::CertificateExpiring,
                 resource: arn.clone(),
                 title: format!("Certificate {} {}", name(common_name, arn), days_phrase(*days)),
                 summary: format!("ACM reports it is approaching expiration. Its details could not be read ({why}), so whether ACM will renew it is unknown."),
@@ -265,7 +266,7 @@ pub fn event_alert(
             } else {
                 Severity::Critical
             },
-            kind: "certificate-expired",
+            kind: Kind::CertificateExpired,
             resource: arn.clone(),
             title: format!("Certificate {} has expired", name(common_name, arn)),
             summary: match in_use {
@@ -297,7 +298,7 @@ pub fn event_alert(
                 severity: days.map_or(Severity::Error, |d| {
                     severity_for(d, &needs_action).max(Severity::Warning)
                 }),
-                kind: "certificate-renewal-action-required",
+                kind: Kind::CertificateRenewalActionRequired,
                 resource: arn.clone(),
                 title: format!(
                     "Certificate {} needs action to renew ({}), {}",
@@ -321,7 +322,7 @@ pub fn event_alert(
             expiration,
         } => EventAlert {
             severity: Severity::Critical,
-            kind: "certificate-revoked",
+            kind: Kind::CertificateRevoked,
             resource: arn.clone(),
             title: format!("Certificate {} was revoked", name(common_name, arn)),
             summary: "Clients that check revocation reject it.".into(),
@@ -350,7 +351,7 @@ pub fn event_alert(
                 .unwrap_or_default();
             EventAlert {
                 severity: Severity::Info,
-                kind: "certificate-available",
+                kind: Kind::CertificateAvailable,
                 resource: arn.clone(),
                 title: format!("Certificate {} {what}{until}", name(common_name, arn)),
                 summary: "Resolved: earlier expiry alerts for this certificate no longer apply."
@@ -372,7 +373,7 @@ pub fn event_alert(
                 "AWS_ACM_RENEWAL_FAILURE" | "CAA_CHECK_FAILURE" => Severity::Error,
                 _ => Severity::Warning,
             },
-            kind: "acm-health-event",
+            kind: Kind::AcmHealthEvent,
             resource: resources.first().cloned().unwrap_or_else(|| "acm".into()),
             title: format!(
                 "AWS Health: {event_type} for {} certificate(s)",
@@ -600,7 +601,7 @@ mod tests {
     fn each_event_becomes_its_alert() {
         let expired = alert_for("expired");
         assert_eq!(
-            (expired.severity, expired.kind),
+            (expired.severity, expired.kind.as_str()),
             (Severity::Critical, "certificate-expired")
         );
         assert_eq!(expired.title, "Certificate api.example.com has expired");
@@ -608,7 +609,7 @@ mod tests {
 
         let action = alert_for("action");
         assert_eq!(
-            (action.severity, action.kind),
+            (action.severity, action.kind.as_str()),
             (Severity::Warning, "certificate-renewal-action-required")
         );
         assert_eq!(
@@ -619,13 +620,13 @@ mod tests {
 
         let revoked = alert_for("revoked");
         assert_eq!(
-            (revoked.severity, revoked.kind),
+            (revoked.severity, revoked.kind.as_str()),
             (Severity::Critical, "certificate-revoked")
         );
 
         let available = alert_for("available");
         assert_eq!(
-            (available.severity, available.kind),
+            (available.severity, available.kind.as_str()),
             (Severity::Info, "certificate-available")
         );
         assert_eq!(
@@ -635,7 +636,7 @@ mod tests {
 
         let health = alert_for("health");
         assert_eq!(
-            (health.severity, health.kind),
+            (health.severity, health.kind.as_str()),
             (Severity::Error, "acm-health-event")
         );
         assert_eq!(

@@ -511,7 +511,7 @@ mod tests {
 
         let titles: Vec<(&str, &str, &str)> = alerts
             .iter()
-            .map(|a| (a.kind, a.severity.as_str(), a.title.as_str()))
+            .map(|a| (a.kind.as_str(), a.severity.as_str(), a.title.as_str()))
             .collect();
         assert_eq!(
             titles,

@@ -2,6 +2,7 @@
 //! summary per run. Pure. Key ids appear by their last four characters only.
 
 use crate::announce::Intent;
+use shared::alert::Kind;
 use shared::alert::{Alert, Fact, Severity};
 use shared::findings::{Problem, ResourceType};
 use shared::iam::key_suffix;
@@ -95,7 +96,7 @@ impl Context<'_> {
     fn alert(
         &self,
         severity: Severity,
-        kind: &'static str,
+        kind: Kind,
         title: String,
         summary: String,
         action: Option<String>,
@@ -158,7 +159,7 @@ pub fn outcome_alert(context: &Context<'_>, outcome: &Outcome) -> Option<Alert> 
             let new_key = new.as_deref().map_or_else(|| "a new key".to_owned(), |n| format!("new key {}", key_suffix(n)));
             context.alert(
                 Severity::Info,
-                "access-key-rotated",
+                Kind::AccessKeyRotated,
                 format!("Access key of {user} {}", would(dry, "rotated", "would be rotated")),
                 format!(
                     "{} stored in secret {secret} before anything else. The old key {} stays active; it will be deactivated from {} if nothing uses it after the new key was created.",
@@ -177,7 +178,7 @@ pub fn outcome_alert(context: &Context<'_>, outcome: &Outcome) -> Option<Alert> 
         }
         Outcome::Deactivated { old, delete_from } => context.alert(
             Severity::Info,
-            "access-key-deactivated",
+            Kind::AccessKeyDeactivated,
             format!("Old access key {} of {user} {}", key_suffix(old), would(dry, "deactivated", "would be deactivated")),
             format!("Nothing used it since the new key was created. It will be deleted from {}.", date(*delete_from)),
             Some(format!("If something fails to authenticate as {user}, reactivate the key ending {} in IAM before {} and move that application to the new key.", key_suffix(old), date(*delete_from))),
@@ -185,7 +186,7 @@ pub fn outcome_alert(context: &Context<'_>, outcome: &Outcome) -> Option<Alert> 
         ),
         Outcome::Deleted { key } => context.alert(
             Severity::Info,
-            "access-key-deleted",
+            Kind::AccessKeyDeleted,
             format!("Inactive access key {} of {user} {}", key_suffix(key), would(dry, "deleted", "would be deleted")),
             "Its recovery grace period is over; the user's active key is unaffected.".into(),
             None,
@@ -193,7 +194,7 @@ pub fn outcome_alert(context: &Context<'_>, outcome: &Outcome) -> Option<Alert> 
         ),
         Outcome::DeactivationRecorded { key, delete_from } => context.alert(
             Severity::Info,
-            "access-key-deactivation-recorded",
+            Kind::AccessKeyDeactivationRecorded,
             format!("Inactive access key {} of {user} will be deleted from {}", key_suffix(key), date(*delete_from)),
             "It was deactivated outside this rotator (or a run stopped before recording it); its recovery grace period starts now.".into(),
             None,
@@ -201,7 +202,7 @@ pub fn outcome_alert(context: &Context<'_>, outcome: &Outcome) -> Option<Alert> 
         ),
         Outcome::UnstoredKeyDeleted { key } => context.alert(
             Severity::Warning,
-            "access-key-unstored-deleted",
+            Kind::AccessKeyUnstoredDeleted,
             format!("Unusable access key {} of {user} {}", key_suffix(key), would(dry, "deleted", "would be deleted")),
             "An earlier run created it and was interrupted before storing it, so its secret exists nowhere and nothing can use it. The user's stored key is unaffected; the rotation happens again on the next run.".into(),
             None,
@@ -210,7 +211,7 @@ pub fn outcome_alert(context: &Context<'_>, outcome: &Outcome) -> Option<Alert> 
         Outcome::Blocked { blocked, secret } => match blocked {
             Blocked::OldKeyInUse { old, new, last_use } => context.alert(
                 Severity::Warning,
-                "access-key-still-in-use",
+                Kind::AccessKeyStillInUse,
                 format!("Old access key {} of {user} is still in use", key_suffix(old)),
                 format!(
                     "It was last used on {} by {} in {}, after the new key {} was created, so it stays active. This warning repeats every run until nothing uses it.",
@@ -229,7 +230,7 @@ pub fn outcome_alert(context: &Context<'_>, outcome: &Outcome) -> Option<Alert> 
             ),
             Blocked::SlotHeldByInactiveKey { key, free_at } => context.alert(
                 Severity::Warning,
-                "access-key-rotation-waiting",
+                Kind::AccessKeyRotationWaiting,
                 format!("Rotation of {user}'s access key is waiting for a free slot"),
                 format!("A user has at most two keys, and the inactive key {} is within its recovery grace period until {}. It will be deleted then and the rotation will follow.", key_suffix(key), date(*free_at)),
                 None,
@@ -237,7 +238,7 @@ pub fn outcome_alert(context: &Context<'_>, outcome: &Outcome) -> Option<Alert> 
             ),
             Blocked::TwoActiveKeys => context.alert(
                 Severity::Warning,
-                "access-key-rotation-refused",
+                Kind::AccessKeyRotationRefused,
                 format!("Forced rotation of {user} refused: the user has two active keys"),
                 "A third key cannot exist, and an active key is never deleted to make room. The older key is deactivated once the newer one has passed its install grace period.".into(),
                 Some("Wait for the running rotation to finish, or deactivate the key no longer used, then force again.".into()),
@@ -246,7 +247,7 @@ pub fn outcome_alert(context: &Context<'_>, outcome: &Outcome) -> Option<Alert> 
         },
         Outcome::Failed { action, error } => context.alert(
             Severity::Error,
-            "access-key-rotation-failed",
+            Kind::AccessKeyRotationFailed,
             format!("Access key {action} failed for {user}"),
             format!("{error}. A new key that is not stored is deleted (now, or by the next run when it could not be told whether it was stored); the stored key keeps working."),
             Some("Fix the cause; the next run tries again.".into()),
@@ -279,7 +280,7 @@ pub fn upcoming_alert(context: &Context<'_>, upcoming: &Upcoming) -> Alert {
     };
     context.alert(
         Severity::Warning,
-        "access-key-action-upcoming",
+        Kind::AccessKeyActionUpcoming,
         format!("Access key {} of {} will be {verb} on {}", key_suffix(&upcoming.key), context.user, date(upcoming.due)),
         format!("The rotator will {} it from {}.", upcoming.action, rfc3339_epoch(upcoming.due)),
         Some("Nothing, if applications read the key from its secret; otherwise prepare to switch them.".into()),
@@ -318,7 +319,7 @@ pub fn summary_alert(
         } else {
             Severity::Info
         },
-        kind: "access-key-sweep-summary",
+        kind: Kind::AccessKeySweepSummary,
         resource: scope.to_owned(),
         summary: format!(
             "Users seen: {users}. Per outcome: {}.",
@@ -394,7 +395,7 @@ pub fn key_problems(
         .map(|key| {
             let age_days = shared::expiry::days_left(now, key.created);
             Problem {
-                kind: "access-key-overdue",
+                kind: Kind::AccessKeyOverdue,
                 resource_type: ResourceType::IamAccessKey,
                 resource_id: key.id.clone(),
                 title: format!(
@@ -494,7 +495,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            (alert.severity, alert.kind),
+            (alert.severity, alert.kind.as_str()),
             (Severity::Warning, "access-key-still-in-use")
         );
         assert!(alert.summary.contains("by s3 in eu-west-1"));

@@ -8,6 +8,7 @@
 //!   alerted at once with the caller's ARN. A call that failed changed nothing and is ignored.
 
 use serde_json::Value;
+use shared::alert::Kind;
 use shared::alert::{facts, Alert, Severity};
 use shared::fields::{eventbridge, number, quoted, text, EnvelopeError};
 use shared::identifiers::{self, IdentifierError, KmsKeyReference};
@@ -205,7 +206,7 @@ fn key_name(key_arn: &str) -> &str {
 
 fn alert(
     severity: Severity,
-    kind: &'static str,
+    kind: Kind,
     key_arn: &str,
     title: String,
     summary: String,
@@ -250,7 +251,7 @@ pub fn event_alert(
             };
             alert(
                 Severity::Info,
-                "kms-key-rotated",
+                Kind::KmsKeyRotated,
                 key_arn,
                 format!("KMS key {} rotated {how}", key_name(key_arn)).trim_end().to_owned(),
                 "KMS rotated the key's material. Ciphertext made under earlier material still decrypts; new encryption uses the new material.".into(),
@@ -267,7 +268,7 @@ pub fn event_alert(
             material_id,
         } => alert(
             Severity::Critical,
-            "kms-material-expired",
+            Kind::KmsMaterialExpired,
             key_arn,
             format!("KMS key {}: imported material expired; key unusable", key_name(key_arn)),
             "KMS deleted the key's imported material at its expiry. Every encrypt, decrypt, sign or verify with this key fails until the same material is imported again.".into(),
@@ -279,7 +280,7 @@ pub fn event_alert(
         ),
         Event::Deleted { key_arn } => alert(
             Severity::Warning,
-            "kms-key-deleted",
+            Kind::KmsKeyDeleted,
             key_arn,
             format!("KMS key {} was deleted", key_name(key_arn)),
             "The key's waiting period ended and KMS deleted it. Data still encrypted under it cannot be decrypted by anyone.".into(),
@@ -300,13 +301,13 @@ fn call_alert(call: &ApiCall, max_cryptoperiod_days: u32) -> Option<Alert> {
     let id = key_name(&call.key_arn);
     let (kind, title, summary, action) = match call.name {
         CallName::DisableKeyRotation => (
-            "kms-rotation-disabled-by-call",
+            Kind::KmsRotationDisabledByCall,
             format!("Automatic rotation of KMS key {id} was turned off"),
             format!("{} turned off automatic rotation of the key: its material stays in use past the cryptoperiod.", call.caller),
             format!("If this was not intended, turn rotation back on (`aws kms enable-key-rotation --key-id {id} --rotation-period-in-days {max_cryptoperiod_days}`); if it was, tag the key as exempt with a reason so the daily scan reports it as such."),
         ),
         CallName::ScheduleKeyDeletion => (
-            "kms-deletion-scheduled-by-call",
+            Kind::KmsDeletionScheduledByCall,
             format!("KMS key {id} was scheduled for deletion"),
             format!(
                 "{} scheduled the key for deletion{}{}. Once deleted, data encrypted under it is lost for good.",
@@ -317,7 +318,7 @@ fn call_alert(call: &ApiCall, max_cryptoperiod_days: u32) -> Option<Alert> {
             format!("If anything still uses the key, cancel the deletion (`aws kms cancel-key-deletion --key-id {id}`, then `aws kms enable-key --key-id {id}`). The daily scan escalates to critical while an alias or grant still points at it."),
         ),
         CallName::DisableKey => (
-            "kms-key-disabled-by-call",
+            Kind::KmsKeyDisabledByCall,
             format!("KMS key {id} was disabled"),
             format!("{} disabled the key: every cryptographic call with it now fails, and KMS does not rotate it while it is disabled.", call.caller),
             format!("If this was not intended, enable it again (`aws kms enable-key --key-id {id}`). If it is a step before deletion, watch CloudTrail for DisabledException errors first."),
@@ -329,7 +330,7 @@ fn call_alert(call: &ApiCall, max_cryptoperiod_days: u32) -> Option<Alert> {
                 return None;
             }
             (
-                "kms-rotation-period-set-too-long",
+                Kind::KmsRotationPeriodSetTooLong,
                 format!("KMS key {id} set to rotate every {period} days"),
                 format!("{} set the key's rotation period to {period} days, longer than the {max_cryptoperiod_days}-day maximum cryptoperiod.", call.caller),
                 format!("Set a period within the maximum (`aws kms enable-key-rotation --key-id {id} --rotation-period-in-days {max_cryptoperiod_days}`), or let the scan do it with DRY_RUN=false."),
@@ -409,7 +410,10 @@ mod tests {
         ))
         .unwrap();
         let a = event_alert(&rotated, 365, "kms-key-rotation", NOW).unwrap();
-        assert_eq!((a.severity, a.kind), (Severity::Info, "kms-key-rotated"));
+        assert_eq!(
+            (a.severity, a.kind.as_str()),
+            (Severity::Info, "kms-key-rotated")
+        );
         assert_eq!(
             a.title,
             "KMS key 1234abcd-12ab-34cd-56ef-1234567890ab rotated on demand"
@@ -423,14 +427,17 @@ mod tests {
         .unwrap();
         let a = event_alert(&expired, 365, "f", NOW).unwrap();
         assert_eq!(
-            (a.severity, a.kind),
+            (a.severity, a.kind.as_str()),
             (Severity::Critical, "kms-material-expired")
         );
         assert!(a.action.unwrap().contains("EXISTING_KEY_MATERIAL"));
 
         let deleted = parse(&kms_event("KMS CMK Deletion", json!({"key-id": "x"}))).unwrap();
         let a = event_alert(&deleted, 365, "f", NOW).unwrap();
-        assert_eq!((a.severity, a.kind), (Severity::Warning, "kms-key-deleted"));
+        assert_eq!(
+            (a.severity, a.kind.as_str()),
+            (Severity::Warning, "kms-key-deleted")
+        );
         assert_eq!(a.attributes["trigger"], "event");
     }
 
@@ -465,7 +472,7 @@ mod tests {
         ] {
             let e = parse(&call(name, json!({"keyId": KEY}), Value::Null)).unwrap();
             let a = event_alert(&e, 365, "f", NOW).unwrap();
-            assert_eq!((a.kind, a.severity), (kind, Severity::Warning));
+            assert_eq!((a.kind.as_str(), a.severity), (kind, Severity::Warning));
             assert!(a.summary.contains("mallory"));
         }
     }

@@ -467,7 +467,7 @@ impl<K: KeyService, A: AlertSink> KeyRotation<K, A> {
         let mut alerts: Vec<Alert> = Vec::new();
         for key in &listed {
             for finding in &key.findings {
-                *report.findings.entry(finding.kind()).or_default() += 1;
+                *report.findings.entry(finding.kind().as_str()).or_default() += 1;
                 if finding.alerts_today() {
                     alerts.push(key_alert(key, finding, source, now));
                 }

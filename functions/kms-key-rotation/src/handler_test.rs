@@ -22,6 +22,7 @@ use aws_sdk_kms::types::{
 use aws_sdk_resourcegroupstagging::operation::get_resources::GetResourcesOutput;
 use aws_sdk_resourcegroupstagging::types::{ResourceTagMapping, Tag as ResourceTag};
 use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
+use shared::alert::Kind;
 use shared::alert::SnsAlerts;
 use shared::kms::aws::{AwsKeyService, Limits};
 use std::sync::{Arc, Mutex};
@@ -342,9 +343,9 @@ async fn a_scan_classifies_decides_and_enforces_what_moto_cannot_show() {
     assert_eq!(
         kinds,
         [
-            "kms-key-deletion-in-use",
-            "kms-material-expiring",
-            "kms-key-scan-digest"
+            Kind::KmsKeyDeletionInUse,
+            Kind::KmsMaterialExpiring,
+            Kind::KmsKeyScanDigest
         ]
     );
     assert!(published[0]

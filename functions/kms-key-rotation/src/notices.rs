@@ -5,6 +5,7 @@
 //! every finding, every rotation enabled (or, in dry run, that would be), and every exemption
 //! with its reason.
 
+use shared::alert::Kind;
 use shared::alert::{facts, Alert, Fact, Severity};
 use shared::kms::policy::{Assessment, Enforcement, Exemption, Finding, KeyClass};
 use shared::kms::KeyView;
@@ -43,7 +44,7 @@ fn named(key: &ListedKey) -> String {
     }
 }
 
-fn base(severity: Severity, kind: &'static str, resource: &str, source: &str, now: i64) -> Alert {
+fn base(severity: Severity, kind: Kind, resource: &str, source: &str, now: i64) -> Alert {
     let mut alert = Alert {
         severity,
         kind,
@@ -305,7 +306,7 @@ pub fn digest_alert(input: &DigestInput<'_>, source: &str, now: i64) -> Alert {
 
     let keys = input.tally.assessed + input.unread;
     let attention = keys.saturating_sub(input.tally.compliant);
-    let mut alert = base(severity, "kms-key-scan-digest", input.region, source, now);
+    let mut alert = base(severity, Kind::KmsKeyScanDigest, input.region, source, now);
     alert.title = if attention == 0 {
         format!(
             "KMS key scan of {}: all {keys} key(s) compliant",
@@ -376,7 +377,7 @@ pub struct AliasRotated<'a> {
 pub fn alias_rotated_alert(rotated: &AliasRotated<'_>, source: &str, now: i64) -> Alert {
     let mut alert = base(
         Severity::Info,
-        "kms-alias-rotated",
+        Kind::KmsAliasRotated,
         rotated.new_key_arn,
         source,
         now,

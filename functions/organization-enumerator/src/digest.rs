@@ -3,6 +3,7 @@
 //! workers send), once every item has reported or the deadline has passed.
 
 use serde::{Deserialize, Serialize};
+use shared::alert::Kind;
 use shared::alert::{Alert, Fact, Severity};
 use shared::organization::work::{ItemResult, Outcome};
 use std::collections::BTreeMap;
@@ -137,7 +138,7 @@ pub fn digest_alert(
     });
     Alert {
         severity,
-        kind: "organization-run-digest",
+        kind: Kind::OrganizationRunDigest,
         resource: manifest.run.clone(),
         title: format!(
             "Organization run: {} account(s), {failed} item(s) failed, {missing} without a result",

@@ -7,6 +7,7 @@ use futures_util::stream::{self, StreamExt};
 use lambda_runtime::{Diagnostic, LambdaEvent};
 use serde::Serialize;
 use serde_json::Value;
+use shared::alert::Kind;
 use shared::alert::{Alert, AlertSink, Fact, Severity};
 use shared::config::{ConfigError, Env};
 use shared::identifiers::{echo, is_account_id, is_region};
@@ -42,13 +43,15 @@ pub struct Settings {
     pub report_deadline_seconds: i64,
 }
 
-/// The queue URL setting of each job: `ORG_QUEUE_` and the job's name, e.g.
-/// `ORG_QUEUE_ACM_CERTIFICATE_EXPIRY`. A job runs when its queue is set.
-pub fn queue_setting(job: JobName) -> String {
-    format!(
-        "ORG_QUEUE_{}",
-        job.as_str().to_ascii_uppercase().replace('-', "_")
-    )
+/// The queue URL setting of each job: `ORG_QUEUE_` and the job's name. A job runs when its queue
+/// is set. Spelt out, not built, so that every setting the code reads is a literal that the
+/// documentation test (`tests/tests/docs.rs`) finds.
+pub fn queue_setting(job: JobName) -> &'static str {
+    match job {
+        JobName::CertificateScan => "ORG_QUEUE_ACM_CERTIFICATE_EXPIRY",
+        JobName::KeySweep => "ORG_QUEUE_IAM_ACCESS_KEY_ROTATOR",
+        JobName::KmsScan => "ORG_QUEUE_KMS_KEY_ROTATION",
+    }
 }
 
 impl Settings {
@@ -112,7 +115,7 @@ pub fn job_queues(env: &Env) -> Result<BTreeMap<JobName, String>, ConfigError> {
     let queues: BTreeMap<JobName, String> = JobName::ALL
         .into_iter()
         .filter_map(|job| {
-            env.optional(&queue_setting(job))
+            env.optional(queue_setting(job))
                 .map(|url| (job, url.to_owned()))
         })
         .collect();
@@ -423,7 +426,7 @@ impl<D: Directory, R: RegionDirectory, Q: WorkQueue, RQ: ResultsQueue, A: AlertS
 fn listing_alert(error: &str, run: &str, source: &str, now: i64) -> Alert {
     Alert {
         severity: Severity::Error,
-        kind: "organization-run-failed",
+        kind: Kind::OrganizationRunFailed,
         resource: "organization".into(),
         title: "Organization run failed: the accounts could not be listed".into(),
         summary: format!("No account was checked in run {run}: listing the organization's accounts failed, and a partial list is never used."),

@@ -8,6 +8,7 @@
 //! - [`certificate_alert`]: the alert a person reads.
 
 use super::{Certificate, CertificateKind};
+use crate::alert::Kind;
 use crate::alert::{Alert, Fact, Severity};
 use crate::expiry::{countdown_severity, days_left, Thresholds};
 
@@ -331,14 +332,14 @@ pub fn certificate_alert(
         assessment.days_left,
     ) {
         (Standing::Revoked, _, _) => (
-            "certificate-revoked",
+            Kind::CertificateRevoked,
             format!("Certificate {name} was revoked"),
         ),
         (_, Some(not_after), Some(days)) => {
             let kind = if days < 0 || assessment.standing == Standing::Expired {
-                "certificate-expired"
+                Kind::CertificateExpired
             } else {
-                "certificate-expiring"
+                Kind::CertificateExpiring
             };
             (
                 kind,
@@ -346,7 +347,7 @@ pub fn certificate_alert(
             )
         }
         _ => (
-            "certificate-expired",
+            Kind::CertificateExpired,
             format!("Certificate {name} has expired"),
         ),
     };
@@ -427,7 +428,7 @@ pub fn digest_alert(
     let count = at_risk.len();
     Some(Alert {
         severity,
-        kind: "certificate-scan-digest",
+        kind: Kind::CertificateScanDigest,
         resource: scope.to_owned(),
         title: format!("Certificate scan of {scope}: {count} certificate(s) need attention"),
         summary: format!("Certificates expired, revoked or within the alert thresholds:\n{}", lines.join("\n")),
@@ -764,15 +765,19 @@ mod tests {
         for (not_after, kind, title) in [
             (
                 NOW + 3600,
-                "certificate-expiring",
+                Kind::CertificateExpiring,
                 "expires today (2026-11-22)",
             ),
             (
                 NOW + DAY + 3600,
-                "certificate-expiring",
+                Kind::CertificateExpiring,
                 "expires in 1 day (2026-11-23)",
             ),
-            (NOW - 3600, "certificate-expired", "expired on 2026-11-22"),
+            (
+                NOW - 3600,
+                Kind::CertificateExpired,
+                "expired on 2026-11-22",
+            ),
         ] {
             let certificate = issued(CertificateKind::Imported, not_after);
             let assessment = assess(&certificate, NOW, &thresholds);
@@ -796,7 +801,7 @@ mod tests {
         assert_eq!(
             (alert.kind, alert.title.as_str()),
             (
-                "certificate-revoked",
+                Kind::CertificateRevoked,
                 "Certificate shop.example.com was revoked"
             )
         );

@@ -442,7 +442,7 @@ mod tests {
 
     fn problem(resource: &str) -> Problem {
         Problem {
-            kind: "certificate-expiring",
+            kind: crate::alert::Kind::CertificateExpiring,
             resource_type: ResourceType::AcmCertificate,
             resource_id: resource.to_owned(),
             title: format!("Certificate {resource} expires in 3 days"),

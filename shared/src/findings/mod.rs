@@ -11,7 +11,7 @@
 
 pub mod aws;
 
-use crate::alert::{Alert, Severity};
+use crate::alert::{Alert, Kind, Severity};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The ASFF version every finding declares.
@@ -65,7 +65,7 @@ impl ResourceType {
 pub struct Problem {
     /// The problem's stable name (the alert's kind, e.g. `certificate-expiring`): one finding per
     /// resource and problem.
-    pub kind: &'static str,
+    pub kind: Kind,
     pub resource_type: ResourceType,
     /// The resource's ARN (an access key's id: access keys have no ARN).
     pub resource_id: String,
@@ -236,7 +236,7 @@ impl Finding {
     /// A problem found today, keeping `first_seen` when a finding for it is already open.
     fn failed(scope: &Scope, problem: Problem, first_seen: Option<String>, now: &str) -> Self {
         Self {
-            id: scope.finding_id(problem.kind, &problem.resource_id),
+            id: scope.finding_id(problem.kind.as_str(), &problem.resource_id),
             product_arn: scope.product_arn(),
             generator_id: scope.generator_id(),
             account: scope.account.clone(),
@@ -333,7 +333,7 @@ pub fn plan(
     let mut by_id: BTreeMap<String, Problem> = BTreeMap::new();
     for problem in problems {
         by_id.insert(
-            scope.finding_id(problem.kind, &problem.resource_id),
+            scope.finding_id(problem.kind.as_str(), &problem.resource_id),
             problem,
         );
     }

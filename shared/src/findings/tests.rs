@@ -1,4 +1,5 @@
 use super::*;
+use crate::alert::Kind;
 
 const DAY1: &str = "2026-12-01T06:00:00Z";
 const DAY2: &str = "2026-12-02T06:00:00Z";
@@ -13,7 +14,7 @@ fn arn(name: &str) -> String {
 
 fn problem(name: &str, severity: Severity) -> Problem {
     Problem {
-        kind: "certificate-expiring",
+        kind: Kind::CertificateExpiring,
         resource_type: ResourceType::AcmCertificate,
         resource_id: arn(name),
         title: format!("Certificate {name} expires soon"),
@@ -197,7 +198,7 @@ fn one_problem_reported_twice_makes_one_finding_and_two_problems_two() {
     assert_eq!(planned.imports.len(), 1);
     assert_eq!(planned.imports[0].severity, "HIGH");
     let mut expired = problem("a", Severity::Critical);
-    expired.kind = "certificate-expired";
+    expired.kind = Kind::CertificateExpired;
     let planned = plan(
         &scope(),
         vec![expired],

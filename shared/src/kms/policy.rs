@@ -12,7 +12,7 @@
 use super::{
     KeyMaterial, KeyMetadata, KeyView, MultiRegion, RotationType, SUPERSEDED_BY_TAG, SUPERSEDES_TAG,
 };
-use crate::alert::Severity;
+use crate::alert::{Kind, Severity};
 use crate::config::{ConfigError, Env};
 use crate::expiry::{countdown_severity, days_left, Thresholds, SECONDS_PER_DAY};
 use serde::Serialize;
@@ -301,16 +301,16 @@ pub enum Finding {
 }
 
 impl Finding {
-    pub fn kind(&self) -> &'static str {
+    pub fn kind(&self) -> Kind {
         match self {
-            Self::RotationDisabled => "kms-rotation-disabled",
-            Self::PeriodTooLong { .. } => "kms-rotation-period-too-long",
-            Self::RotationOverdue { .. } => "kms-rotation-overdue",
-            Self::MaterialAwaitingRotation => "kms-material-awaiting-rotation",
-            Self::MaterialExpiring { .. } => "kms-material-expiring",
-            Self::KeyUnusable { .. } => "kms-key-unusable",
-            Self::PendingDeletionInUse { .. } => "kms-key-deletion-in-use",
-            Self::PendingDeletion { .. } => "kms-key-pending-deletion",
+            Self::RotationDisabled => Kind::KmsRotationDisabled,
+            Self::PeriodTooLong { .. } => Kind::KmsRotationPeriodTooLong,
+            Self::RotationOverdue { .. } => Kind::KmsRotationOverdue,
+            Self::MaterialAwaitingRotation => Kind::KmsMaterialAwaitingRotation,
+            Self::MaterialExpiring { .. } => Kind::KmsMaterialExpiring,
+            Self::KeyUnusable { .. } => Kind::KmsKeyUnusable,
+            Self::PendingDeletionInUse { .. } => Kind::KmsKeyDeletionInUse,
+            Self::PendingDeletion { .. } => Kind::KmsKeyPendingDeletion,
         }
     }
 
@@ -689,7 +689,7 @@ pub fn assess(view: &KeyView, policy: &Policy, now: i64) -> Assessment {
         exemption_reason: exemption.as_ref().and_then(|e| e.reason.clone()),
         complete,
         compliant: complete && findings.is_empty(),
-        findings: findings.iter().map(Finding::kind).collect(),
+        findings: findings.iter().map(|f| f.kind().as_str()).collect(),
     };
     Assessment {
         class,

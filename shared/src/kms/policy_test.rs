@@ -66,7 +66,7 @@ fn rotated(days_ago: i64, kind: RotationType) -> KeyMaterial {
     }
 }
 
-fn kinds(assessment: &Assessment) -> Vec<&'static str> {
+fn kinds(assessment: &Assessment) -> Vec<Kind> {
     assessment.findings.iter().map(Finding::kind).collect()
 }
 
@@ -473,9 +473,9 @@ fn expiry_is_never_silenced_by_an_exemption_but_rotation_findings_are() {
     assert_eq!(
         kinds(&a),
         [
-            "kms-material-expiring",
-            "kms-material-awaiting-rotation",
-            "kms-rotation-overdue"
+            Kind::KmsMaterialExpiring,
+            Kind::KmsMaterialAwaitingRotation,
+            Kind::KmsRotationOverdue
         ]
     );
     assert!(a.findings[2].action(&v.key.id).contains("NEW_KEY_MATERIAL"));

@@ -1,6 +1,7 @@
 //! The organization mode's plain data and pure decisions: the work item a queue message carries,
 //! the plan of items for a run, why an account failed, and how long to wait before trying again.
 
+use crate::alert::Kind;
 use crate::alert::{Alert, Fact, Severity};
 use crate::identifiers::{self, IdentifierError};
 use serde::{Deserialize, Serialize};
@@ -249,7 +250,7 @@ pub fn failure_alert(
 ) -> Alert {
     Alert {
         severity: Severity::Error,
-        kind: "organization-account-failed",
+        kind: Kind::OrganizationAccountFailed,
         resource: item.account.clone(),
         // Published through the account's scoped alerts, which put the account and region first.
         title: format!("{} could not run: {}", item.job.as_str(), cause.as_str()),

@@ -2,6 +2,7 @@ use super::member::{MemberAccess, MemberRole, RoleAssumer};
 use super::work::{Cause, ItemResult, Outcome, Tally, WorkItem};
 use super::worker::{is_sqs_event, AccountJob, ScopedAlerts, WorkQueues, Worker, WorkerSettings};
 use super::JobName;
+use crate::alert::Kind;
 use crate::alert::{Alert, AlertError, AlertSink, Severity};
 use aws_config::{Region, SdkConfig};
 use aws_sdk_sts::config::Credentials;
@@ -65,7 +66,7 @@ impl AccountJob for Job {
 fn alert() -> Alert {
     Alert {
         severity: Severity::Warning,
-        kind: "certificate-expiring",
+        kind: Kind::CertificateExpiring,
         resource: "arn:aws:acm:eu-west-1:111111111111:certificate/1".into(),
         title: "t".into(),
         summary: "s".into(),

@@ -13,6 +13,7 @@ pub use event::{EventError, RotationEvent, Step};
 pub use guard::{GuardError, SecretState, AWSCURRENT, AWSPENDING, AWSPREVIOUS};
 pub use store::{SecretStore, SecretsManagerStore, StoreError, StoredValue, VersionSelector};
 
+use crate::alert::Kind;
 use crate::alert::{Alert, AlertSink, Fact, Severity};
 use crate::calls::when;
 use crate::findings::aws::{publish_scan, SecurityHub};
@@ -799,7 +800,7 @@ pub fn failure_alert(
     let name = secret_display_name(&event.secret_id);
     Alert {
         severity: Severity::Error,
-        kind: "rotation-failed",
+        kind: Kind::RotationFailed,
         resource: event.secret_id.clone(),
         title: format!("Rotation of secret {name} failed at {}", event.step),
         summary: format!(

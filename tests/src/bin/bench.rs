@@ -40,7 +40,6 @@ async fn main() -> Result<()> {
     };
     let binary = PathBuf::from(binary);
     let (latencies, jitter) = network()?;
-    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     for latency in latencies {
         // A fresh moto per latency: every run starts from the same account.
         let moto = Moto::start()?;
@@ -75,7 +74,7 @@ async fn main() -> Result<()> {
         rows.push(size_row("deployment zip", Path::new(zip))?);
 
         println!(
-            "\nBenchmark of {name} at {} ms a call{} ({cores} cores; AWS = moto server on loopback, behind a proxy adding the latency)\n",
+            "\n### {name} at {} ms a call{}\n",
             latency.as_millis(),
             if jitter.is_zero() {
                 String::new()
