@@ -19,13 +19,17 @@ done
 # The harness optimised (Cargo.toml's `harness` profile): a debug build's own work on each call
 # and invocation added about 6 ms to a cold PostgreSQL rotation of 45 ms.
 cargo build --quiet --profile harness -p e2e --bin bench
-# A run of every function at the default latencies replaces docs/benchmark-results.md: the figures
-# the docs quote are this command's output, never typed by hand. A partial run only prints.
+# A run of every function at the default latencies replaces docs/benchmark-results.md
+# (infra/bench-results.sh): the figures the docs quote are this command's output, never typed by
+# hand. A partial run only prints.
 results=""
 if [[ -z "${BENCH_FUNCTIONS:-}${BENCH_LATENCY_MS:-}${BENCH_JITTER_MS:-}" ]]; then
   results=$(mktemp)
   trap 'rm -f "$results"' EXIT
 fi
+# What is measured: the source the packages were just built from.
+commit=$(git rev-parse --short HEAD)
+git diff --quiet HEAD -- functions shared tests Cargo.toml Cargo.lock .cargo || commit="$commit with uncommitted changes"
 for function in "${functions[@]}"; do
   # A binary just written is whole in the page cache, and the kernel then maps more of it around
   # each page a process touches: its peak RSS read up to 0.8 MB higher than after the cache was
@@ -40,17 +44,5 @@ for function in "${functions[@]}"; do
     | tee -a "${results:-/dev/null}"
 done
 if [[ -n "$results" ]]; then
-  commit=$(git rev-parse --short HEAD)
-  git diff --quiet HEAD -- functions shared tests Cargo.toml Cargo.lock .cargo || commit="$commit with uncommitted changes"
-  cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
-  {
-    echo "<!-- Written by ./infra/bench.sh: run it again to replace this page; never edit it by hand. -->"
-    echo "# Benchmark results"
-    echo
-    echo "Measured by \`./infra/bench.sh\` on $(date -u +%Y-%m-%d) from commit $commit, on $(nproc) cores"
-    echo "(${cpu:-CPU unknown}) under Linux $(uname -r); moto, PostgreSQL and MariaDB ran on the same"
-    echo "cores. What each row measures, and how: [benchmark.md](benchmark.md)."
-    cat "$results"
-  } > docs/benchmark-results.md
-  echo "bench: wrote docs/benchmark-results.md" >&2
+  BENCH_COMMIT="$commit" bash infra/bench-results.sh "$results"
 fi

@@ -587,7 +587,8 @@ mod tests {
 
     #[test]
     fn every_kind_has_a_distinct_name_that_serves_as_its_runbook_anchor() {
-        let names: std::collections::BTreeSet<&str> = Kind::ALL.iter().map(|k| k.as_str()).collect();
+        let names: std::collections::BTreeSet<&str> =
+            Kind::ALL.iter().map(|k| k.as_str()).collect();
         assert_eq!(names.len(), Kind::ALL.len());
         for kind in Kind::ALL {
             let name = kind.as_str();

@@ -47,10 +47,13 @@ pub struct Settings {
 /// is set. Spelt out, not built, so that every setting the code reads is a literal that the
 /// documentation test (`tests/tests/docs.rs`) finds.
 pub fn queue_setting(job: JobName) -> &'static str {
+    const CERTIFICATE_SCAN_QUEUE: &str = "ORG_QUEUE_ACM_CERTIFICATE_EXPIRY";
+    const KEY_SWEEP_QUEUE: &str = "ORG_QUEUE_IAM_ACCESS_KEY_ROTATOR";
+    const KMS_SCAN_QUEUE: &str = "ORG_QUEUE_KMS_KEY_ROTATION";
     match job {
-        JobName::CertificateScan => "ORG_QUEUE_ACM_CERTIFICATE_EXPIRY",
-        JobName::KeySweep => "ORG_QUEUE_IAM_ACCESS_KEY_ROTATOR",
-        JobName::KmsScan => "ORG_QUEUE_KMS_KEY_ROTATION",
+        JobName::CertificateScan => CERTIFICATE_SCAN_QUEUE,
+        JobName::KeySweep => KEY_SWEEP_QUEUE,
+        JobName::KmsScan => KMS_SCAN_QUEUE,
     }
 }
 

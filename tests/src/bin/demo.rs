@@ -2,7 +2,8 @@
 //! binary over the Lambda Runtime API, shows versions and stages before and after (values
 //! masked), then forces a failure and shows the alert that was published. Then imports
 //! certificates with different expiry dates and shows the alerts the daily scan sends, takes IAM
-//! access keys through their lifecycle, rotates PostgreSQL and MariaDB logins, and scans KMS keys (enforcing
+//! access keys through their lifecycle, rotates a secret holding one IAM user's key, rotates
+//! PostgreSQL and MariaDB logins, and scans KMS keys (enforcing
 //! rotation, warning of a key deleted while in use) and rotates a signing key by its alias.
 //! Last, the organization mode: an organization of three accounts in two regions, covered by the
 //! enumerator and the workers, and the run's digest.
@@ -20,6 +21,7 @@ const FUNCTION: &str = "generic-secret-rotation";
 const CERTIFICATE_FUNCTION: &str = "acm-certificate-expiry";
 const KEY_ROTATOR: &str = "iam-access-key-rotator";
 const KMS_KEY_ROTATION: &str = "kms-key-rotation";
+const USER_KEY_ROTATION: &str = "iam-user-key-rotation";
 
 #[tokio::main]
 async fn main() -> Result<()> {
@@ -30,6 +32,7 @@ async fn main() -> Result<()> {
     let (rotated, rotation_alerts) = rotation_demo(&moto, &environment).await?;
     let certificate_alerts = certificate_demo(&moto, &environment).await?;
     let key_alerts = key_rotator_demo(&environment).await?;
+    user_key_demo(&environment).await?;
     let postgres = e2e::postgres::TestPostgres::start(true)?;
     let mut logins = database_demo(&environment, "PostgreSQL", &postgres).await?;
     let mariadb = e2e::mariadb::TestMariaDb::start(true)?;
@@ -38,7 +41,7 @@ async fn main() -> Result<()> {
     let (kms_keys_changed, kms_alerts) = kms_demo(&environment).await?;
     let organization_alerts = organization_demo(&environment).await?;
     println!(
-        "\nSummary: rotated {} secrets ({}), {logins} database logins and {kms_keys_changed} KMS key(s); {} rotation alert(s), {} certificate alert(s), {} access key alert(s), {kms_alerts} KMS key alert(s) and {organization_alerts} organization alert(s) sent.",
+        "\nSummary: rotated {} secrets ({}), an IAM user key secret, {logins} database logins and {kms_keys_changed} KMS key(s); {} rotation alert(s), {} certificate alert(s), {} access key alert(s), {kms_alerts} KMS key alert(s) and {organization_alerts} organization alert(s) sent.",
         rotated.len(),
         rotated.join(", "),
         rotation_alerts,
@@ -284,8 +287,57 @@ async fn key_rotator_demo(environment: &TestEnvironment) -> Result<usize> {
     Ok(sent)
 }
 
-/// A local PostgreSQL with TLS beside moto: one login rotated as a single user, one with
-/// alternating users, and a client logging in before and after.
+/// A secret holding one IAM user's access key, rotated through `iam-user-key-rotation`: a new key
+/// is made and proven (STS), the secret moves to it, and the previous key is deactivated.
+async fn user_key_demo(environment: &TestEnvironment) -> Result<()> {
+    println!("\n== IAM user key secret: rotated by {USER_KEY_ROTATION}");
+    let iam = aws_sdk_iam::Client::new(&environment.sdk);
+    let sm = aws_sdk_secretsmanager::Client::new(&environment.sdk);
+    let arn = e2e::iam::user_with_key_secret(&iam, &sm, "demo-exporter").await?;
+    let current: Value =
+        serde_json::from_str(&e2e::rotation::staged_value(&sm, &arn, "AWSCURRENT").await?)?;
+    let user = current["UserName"]
+        .as_str()
+        .ok_or("no UserName")?
+        .to_owned();
+    let show_keys = |keys: Vec<(String, bool)>| {
+        keys.iter()
+            .map(|(id, active)| {
+                let status = if *active { "active" } else { "inactive" };
+                format!("{} {status}", shared::iam::key_suffix(id))
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    println!(
+        "  user {user}: keys {}",
+        show_keys(e2e::iam::access_keys(&iam, &user).await?)
+    );
+    let mut function = environment.start(USER_KEY_ROTATION).await?;
+    let token = fresh_token();
+    start_rotation(&sm, &arn, &token, true).await?;
+    for step in STEPS {
+        match function.invoke(&rotation_event(step, &arn, &token)).await? {
+            Invocation::Response(report) => println!(
+                "  {step:<13} -> {}",
+                report["outcome"].as_str().unwrap_or("?")
+            ),
+            Invocation::Error {
+                error_type,
+                error_message,
+            } => return Err(format!("{step} failed: {error_type}: {error_message}").into()),
+        }
+    }
+    let current: Value =
+        serde_json::from_str(&e2e::rotation::staged_value(&sm, &arn, "AWSCURRENT").await?)?;
+    println!(
+        "  after: keys {}; AWSCURRENT holds {}",
+        show_keys(e2e::iam::access_keys(&iam, &user).await?),
+        shared::iam::key_suffix(current["AccessKeyId"].as_str().unwrap_or_default())
+    );
+    Ok(())
+}
+
 /// Two logins of a local server with TLS (certificate from a CA made for the demo), one rotated
 /// as a single user and one with alternating users, each through the engine's function.
 async fn database_demo<D: TestDatabase>(
