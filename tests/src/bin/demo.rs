@@ -12,7 +12,7 @@ use e2e::certificates::{import, now, self_signed, Key, DAY};
 use e2e::database::TestDatabase;
 use e2e::moto::{Moto, REGION};
 use e2e::rotation::{fresh_token, rotation_event, snapshot, start_rotation, SecretSnapshot, STEPS};
-use e2e::runtime::Invocation;
+use e2e::runtime::{FunctionProcess, Invocation};
 use e2e::{Result, TestEnvironment};
 use serde_json::{json, Value};
 use std::time::Instant;
@@ -76,23 +76,7 @@ async fn rotation_demo(
         println!("== Rotating {name}");
         let before = snapshot(&sm, &arn).await?;
         print_versions("before", &before);
-        let token = fresh_token();
-        start_rotation(&sm, &arn, &token, true).await?;
-        for step in STEPS {
-            let started = Instant::now();
-            let result = function.invoke(&rotation_event(step, &arn, &token)).await?;
-            let elapsed = started.elapsed().as_millis();
-            match result {
-                Invocation::Response(report) => println!(
-                    "  {step:<13} -> {} ({elapsed} ms)",
-                    report["outcome"].as_str().unwrap_or("?")
-                ),
-                Invocation::Error {
-                    error_type,
-                    error_message,
-                } => return Err(format!("{step} failed: {error_type}: {error_message}").into()),
-            }
-        }
+        rotate(&mut function, &sm, &arn, "  ").await?;
         print_versions("after", &snapshot(&sm, &arn).await?);
         println!();
         rotated.push(*name);
@@ -241,8 +225,7 @@ async fn key_rotator_demo(environment: &TestEnvironment) -> Result<usize> {
         env.push((k.to_owned(), v.to_owned()));
     }
     let mut function =
-        e2e::runtime::FunctionProcess::start(&e2e::binaries::function_binary(KEY_ROTATOR)?, &env)
-            .await?;
+        FunctionProcess::start(&e2e::binaries::function_binary(KEY_ROTATOR)?, &env).await?;
     let scheduled = e2e::scheduled_event()?;
     let mut sent = 0;
     for (wait, label) in [
@@ -287,6 +270,33 @@ async fn key_rotator_demo(environment: &TestEnvironment) -> Result<usize> {
     Ok(sent)
 }
 
+/// Drives one rotation of `arn` through the four steps as Secrets Manager does, printing each
+/// step's outcome and time (indented by `indent`); a failed step ends the demo with its error.
+async fn rotate(
+    function: &mut FunctionProcess,
+    sm: &aws_sdk_secretsmanager::Client,
+    arn: &str,
+    indent: &str,
+) -> Result<()> {
+    let token = fresh_token();
+    start_rotation(sm, arn, &token, true).await?;
+    for step in STEPS {
+        let started = Instant::now();
+        match function.invoke(&rotation_event(step, arn, &token)).await? {
+            Invocation::Response(report) => println!(
+                "{indent}{step:<13} -> {} ({} ms)",
+                report["outcome"].as_str().unwrap_or("?"),
+                started.elapsed().as_millis()
+            ),
+            Invocation::Error {
+                error_type,
+                error_message,
+            } => return Err(format!("{step} failed: {error_type}: {error_message}").into()),
+        }
+    }
+    Ok(())
+}
+
 /// A secret holding one IAM user's access key, rotated through `iam-user-key-rotation`: a new key
 /// is made and proven (STS), the secret moves to it, and the previous key is deactivated.
 async fn user_key_demo(environment: &TestEnvironment) -> Result<()> {
@@ -314,20 +324,7 @@ async fn user_key_demo(environment: &TestEnvironment) -> Result<()> {
         show_keys(e2e::iam::access_keys(&iam, &user).await?)
     );
     let mut function = environment.start(USER_KEY_ROTATION).await?;
-    let token = fresh_token();
-    start_rotation(&sm, &arn, &token, true).await?;
-    for step in STEPS {
-        match function.invoke(&rotation_event(step, &arn, &token)).await? {
-            Invocation::Response(report) => println!(
-                "  {step:<13} -> {}",
-                report["outcome"].as_str().unwrap_or("?")
-            ),
-            Invocation::Error {
-                error_type,
-                error_message,
-            } => return Err(format!("{step} failed: {error_type}: {error_message}").into()),
-        }
-    }
+    rotate(&mut function, &sm, &arn, "  ").await?;
     let current: Value =
         serde_json::from_str(&e2e::rotation::staged_value(&sm, &arn, "AWSCURRENT").await?)?;
     println!(
@@ -363,8 +360,7 @@ async fn database_demo<D: TestDatabase>(
     let mut env = environment.env.clone();
     env.extend(db.function_env());
     let mut function =
-        e2e::runtime::FunctionProcess::start(&e2e::binaries::function_binary(D::FUNCTION)?, &env)
-            .await?;
+        FunctionProcess::start(&e2e::binaries::function_binary(D::FUNCTION)?, &env).await?;
     let accepts = async |user: &str, password: &str| {
         D::accepts_secret(
             db.endpoint(),
@@ -401,23 +397,7 @@ async fn database_demo<D: TestDatabase>(
             "  {name} ({strategy}): before, {user} logs in: {}",
             accepts(&user, &old_password).await
         );
-        let token = fresh_token();
-        start_rotation(&sm, &arn, &token, true).await?;
-        for step in STEPS {
-            let started = Instant::now();
-            let result = function.invoke(&rotation_event(step, &arn, &token)).await?;
-            match result {
-                Invocation::Response(report) => println!(
-                    "    {step:<13} -> {} ({} ms)",
-                    report["outcome"].as_str().unwrap_or("?"),
-                    started.elapsed().as_millis()
-                ),
-                Invocation::Error {
-                    error_type,
-                    error_message,
-                } => return Err(format!("{step} failed: {error_type}: {error_message}").into()),
-            }
-        }
+        rotate(&mut function, &sm, &arn, "    ").await?;
         let current: Value =
             serde_json::from_str(&e2e::rotation::staged_value(&sm, &arn, "AWSCURRENT").await?)?;
         let (new_user, new_password) = (
